@@ -1,0 +1,5 @@
+"""QuickBooks Online -> PostgreSQL raw ingestion."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"

@@ -1,0 +1,96 @@
+"""Date range -> daily UTC windows `[D 00:00Z, D+1 00:00Z)`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+UTC = timezone.utc
+MAX_DAYS = 366 * 30
+
+
+class DateRangeError(ValueError):
+    """Bad `fecha_inicio` / `fecha_fin`: the message says which and how to fix it."""
+
+
+@dataclass(frozen=True, order=True)
+class Window:
+    """A half-open UTC interval. A day window is the unit of the ledger and of retry."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def day(self) -> date:
+        return self.start.date()
+
+    @property
+    def label(self) -> str:
+        """`2025-10-15` for a day, `2025-10-15..2025-10-20` for a span (end exclusive day shown inclusive)."""
+        last = (self.end - timedelta(days=1)).date()
+        return self.day.isoformat() if last == self.day else f"{self.day}..{last}"
+
+    def days(self) -> list[Window]:
+        out: list[Window] = []
+        cur = self.start
+        while cur < self.end:
+            nxt = min(cur + timedelta(days=1), self.end)
+            out.append(Window(cur, nxt))
+            cur = nxt
+        return out
+
+
+def parse_day(value: object, *, name: str = "date") -> date:
+    """ISO `YYYY-MM-DD` strictly; anything else is a one-line error naming the variable."""
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise DateRangeError(f"{name} is missing: give it as YYYY-MM-DD, e.g. {name}=2025-10-01")
+    text = str(value).strip()
+    try:
+        if len(text) != 10:
+            raise ValueError
+        return date.fromisoformat(text)
+    except ValueError:
+        raise DateRangeError(
+            f"{name}={text[:40]!r} is not a date in ISO 8601 format YYYY-MM-DD (e.g. 2025-10-01)"
+        ) from None
+
+
+def day_window(d: date) -> Window:
+    start = datetime(d.year, d.month, d.day, tzinfo=UTC)
+    return Window(start, start + timedelta(days=1))
+
+
+def daily_windows(fecha_inicio: object, fecha_fin: object, *, today: date | None = None) -> list[Window]:
+    """Inclusive ISO dates -> one window per UTC day. Errors are one clear line."""
+    start = parse_day(fecha_inicio, name="fecha_inicio")
+    end = parse_day(fecha_fin, name="fecha_fin")
+    if end < start:
+        raise DateRangeError(f"fecha_fin ({end}) is before fecha_inicio ({start}): swap them")
+    n = (end - start).days + 1
+    if n > MAX_DAYS:
+        raise DateRangeError(f"range of {n} days is too long (max {MAX_DAYS}); split it")
+    if today is not None and start > today:
+        raise DateRangeError(f"fecha_inicio ({start}) is in the future (today is {today} UTC)")
+    return [day_window(start + timedelta(days=i)) for i in range(n)]
+
+
+def to_qbo_literal(ts: datetime) -> str:
+    """An explicit-offset literal QBO reads unambiguously: `2025-10-15T00:00:00Z`."""
+    if ts.tzinfo is None:
+        raise ValueError("naive datetime given; windows are UTC instants")
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def parse_qbo_time(text: str) -> datetime:
+    """QBO MetaData times carry Pacific offsets (`-07:00`/`-08:00`): parse as an aware instant."""
+    t = text.strip()
+    if t.endswith("Z"):
+        t = t[:-1] + "+00:00"
+    dt = datetime.fromisoformat(t)
+    if dt.tzinfo is None:
+        raise ValueError(f"timestamp without offset: {text!r}")
+    return dt
