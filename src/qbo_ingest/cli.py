@@ -1,0 +1,185 @@
+"""`qbo-ingest`: the library with a keyboard. Each command calls library functions; domain errors
+become one clean line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, Optional, TypeVar
+
+import typer
+
+from qbo_ingest import logs
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="QuickBooks Online -> PostgreSQL raw ingestion.")
+db_app = typer.Typer(no_args_is_help=True, help="Database set-up.")
+app.add_typer(db_app, name="db")
+
+T = TypeVar("T")
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+
+def _fail(msg: str, code: int = EXIT_USAGE) -> typer.Exit:
+    from qbo_ingest.redact import redact
+
+    typer.echo(f"error: {redact(msg)}", err=True)
+    return typer.Exit(code)
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run a library call; turn expected errors into one line and an exit code."""
+    from qbo_ingest.cli_errors import expected_errors
+
+    try:
+        return fn()
+    except expected_errors() as exc:
+        raise _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+
+
+@app.callback()
+def _main(log_format: str = typer.Option("human", "--log-format", help="human or json"),
+          log_level: str = typer.Option("INFO", "--log-level")) -> None:
+    if log_format not in ("human", "json"):
+        raise _fail(f"--log-format={log_format!r} is invalid: use human or json")
+    logs.setup(fmt=log_format, level=log_level)
+
+
+def _entities(names: list[str] | None) -> list[Any]:
+    from qbo_ingest.entities import resolve
+
+    return _guard(lambda: resolve(names))
+
+
+@app.command()
+def backfill(
+    entities: Optional[list[str]] = typer.Argument(None, help="Entities (Invoice, Customer, ... or all)."),
+    fecha_inicio: str = typer.Option(..., "--fecha-inicio", "--from", help="First day, YYYY-MM-DD (UTC)."),
+    fecha_fin: str = typer.Option(..., "--fecha-fin", "--to", help="Last day, YYYY-MM-DD (UTC), inclusive."),
+    resume: bool = typer.Option(False, "--resume", help="Skip days the ledger marks succeeded."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=10, help="Streams in flight (<= 10)."),
+    no_progress: bool = typer.Option(False, "--no-progress"),
+) -> None:
+    """Backfill entities over daily UTC windows into raw.qb_<entity>.
+
+    Example: qbo-ingest backfill Invoice Customer --fecha-inicio 2025-10-01 --fecha-fin 2025-10-31
+    """
+    from qbo_ingest import commands
+
+    ents = _entities(entities)
+    report = _guard(lambda: commands.backfill(ents, fecha_inicio, fecha_fin, resume=resume,
+                                              concurrency=concurrency, progress=not no_progress))
+    commands.print_report(report)
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command("retry-failed")
+def retry_failed(
+    entities: Optional[list[str]] = typer.Argument(None, help="Entities (default: all)."),
+    start: Optional[str] = typer.Option(None, "--from", help="Only days from YYYY-MM-DD."),
+    end: Optional[str] = typer.Option(None, "--to", help="Only days up to YYYY-MM-DD."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=10),
+) -> None:
+    """Rerun every day the ledger does not mark succeeded (failed, or interrupted).
+
+    Example: qbo-ingest retry-failed Invoice
+    """
+    from qbo_ingest import commands
+
+    ents = _entities(entities)
+    report = _guard(lambda: commands.retry_failed(ents, start=start, end=end, concurrency=concurrency))
+    commands.print_report(report)
+    if not report.ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def status(
+    entities: Optional[list[str]] = typer.Argument(None, help="Entities (default: all with ledger rows)."),
+    start: Optional[str] = typer.Option(None, "--from"),
+    end: Optional[str] = typer.Option(None, "--to"),
+    days: bool = typer.Option(False, "--days", help="One line per day instead of per entity."),
+) -> None:
+    """Ledger per entity (or day): counts, failures, requests, and records per day as a chart.
+
+    Example: qbo-ingest status Invoice --from 2025-10-01 --to 2025-10-31 --days
+    """
+    from qbo_ingest import commands
+
+    ents = _entities(entities) if entities else None
+    _guard(lambda: commands.status(ents, start=start, end=end, per_day=days))
+
+
+@db_app.command("init")
+def db_init(
+    loader_role: str = typer.Option("qbo_loader", "--loader-role"),
+    analyst_role: str = typer.Option("qbo_analyst", "--analyst-role"),
+) -> None:
+    """Create schemas raw and qbo_ingest, every raw table, and least-privilege roles.
+
+    Example: qbo-ingest db init --loader-role qbo_loader
+    """
+    from qbo_ingest import commands
+
+    _guard(lambda: commands.db_init(loader_role=loader_role, analyst_role=analyst_role))
+
+
+@app.command()
+def emulator(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8765, "--port"),
+    seed: int = typer.Option(1, "--seed"),
+    profile: str = typer.Option("demo", "--profile", help="empty, demo, sparse, dense or burst"),
+) -> None:
+    """Run the local QuickBooks Online emulator (OAuth, query, CDC, batch) until interrupted.
+
+    Example: qbo-ingest emulator --port 8765 --seed 1 --profile sparse
+    """
+    from qbo_ingest.emulator import serve_forever
+
+    _guard(lambda: serve_forever(host=host, port=port, seed=seed, profile=profile))
+
+
+@app.command()
+def auth(
+    port: int = typer.Option(8040, "--port", help="Local port of the redirect listener."),
+    no_browser: bool = typer.Option(False, "--no-browser", help="Only print the URL to open."),
+) -> None:
+    """Authorize the app (OAuth2 code flow) and store the refresh token and realm in PostgreSQL.
+
+    Example: qbo-ingest auth --port 8040
+    """
+    from qbo_ingest import commands
+
+    _guard(lambda: commands.auth(port=port, open_browser=not no_browser))
+
+
+@app.command()
+def demo(
+    fecha_inicio: Optional[str] = typer.Option(None, "--fecha-inicio", "--from"),
+    fecha_fin: Optional[str] = typer.Option(None, "--fecha-fin", "--to"),
+    data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Embedded PostgreSQL data directory."),
+) -> None:
+    """Embedded PostgreSQL + local QBO emulator + a multi-entity backfill; no Docker, no QBO account.
+
+    Example: qbo-ingest demo --from 2026-10-01 --to 2026-10-31
+    """
+    from qbo_ingest import demo as demo_mod
+
+    ok = _guard(lambda: demo_mod.run(fecha_inicio=fecha_inicio, fecha_fin=fecha_fin, data_dir=data_dir))
+    if not ok:
+        raise typer.Exit(EXIT_FAILED)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
