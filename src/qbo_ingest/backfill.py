@@ -109,7 +109,7 @@ class Engine:
                     if done:
                         log.info("%s: resume skips %d succeeded day(s), %d to do", e.name, len(done), len(pending))
                 plan[e] = pending
-        return self._execute(plan, run_id=run_id, command="backfill")
+        return self.load_plan(plan, run_id=run_id, command="backfill")
 
     def retry_failed(self, entities: Sequence[Entity], *, start: object = None, end: object = None,
                      run_id: str | None = None) -> RunReport:
@@ -127,7 +127,7 @@ class Engine:
                 todo = sorted({r.day for r in rows if r.status != "succeeded"})
                 if todo:
                     plan[e] = todo
-        return self._execute(plan, run_id=run_id, command="retry-failed")
+        return self.load_plan(plan, run_id=run_id, command="retry-failed")
 
     def run_days(self, entity: Entity, days: Sequence[date], *, run_id: str | None = None) -> list[DayOutcome]:
         """Load exactly these consecutive days as one stream (what one Mage child does for its day)."""
@@ -141,7 +141,8 @@ class Engine:
         return outcomes
 
     # ---------------------------------------------------------------- execution
-    def _execute(self, plan: dict[Entity, list[date]], *, run_id: str | None, command: str) -> RunReport:
+    def load_plan(self, plan: dict[Entity, list[date]], *, command: str, run_id: str | None = None) -> RunReport:
+        """Load the given days of each entity: consecutive days become keyset streams, run in parallel."""
         report = RunReport(run_id=run_id or uuid.uuid4().hex[:12])
         t0 = time.monotonic()
         jobs: list[tuple[Entity, Span, int | None]] = []

@@ -112,6 +112,40 @@ def status(
     _guard(lambda: commands.status(ents, start=start, end=end, per_day=days))
 
 
+@app.command()
+def sync(
+    entities: Optional[list[str]] = typer.Argument(None, help="Entities (default: all)."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=10),
+    rescan: bool = typer.Option(False, "--rescan", help="Full id re-scan to find deletions CDC can no longer show."),
+) -> None:
+    """Load changes since each entity's watermark and mark deletions reported by CDC.
+
+    Example: qbo-ingest sync Invoice Customer
+    """
+    from qbo_ingest import commands
+
+    ents = _entities(entities)
+    if not _guard(lambda: commands.sync(ents, concurrency=concurrency, rescan=rescan)):
+        raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def reconcile(
+    entities: Optional[list[str]] = typer.Argument(None, help="Entities (default: all)."),
+    fecha_inicio: str = typer.Option(..., "--fecha-inicio", "--from", help="First day, YYYY-MM-DD."),
+    fecha_fin: str = typer.Option(..., "--fecha-fin", "--to", help="Last day, YYYY-MM-DD, inclusive."),
+) -> None:
+    """Compare QBO COUNT(*) with the non-deleted rows in raw; exit 1 on any mismatch.
+
+    Example: qbo-ingest reconcile Invoice --from 2025-10-01 --to 2025-10-31
+    """
+    from qbo_ingest import commands
+
+    ents = _entities(entities)
+    if not _guard(lambda: commands.reconcile(ents, fecha_inicio, fecha_fin)):
+        raise typer.Exit(EXIT_FAILED)
+
+
 @db_app.command("init")
 def db_init(
     loader_role: str = typer.Option("qbo_loader", "--loader-role"),

@@ -170,3 +170,48 @@ def auth(*, port: int, open_browser: bool, settings: Settings | None = None) -> 
     s = settings or Settings.load(require=("postgres",))
     realm = run_auth(s, port=port, open_browser=open_browser)
     console.print(f"authorized realm {realm}; refresh token stored in qbo_ingest.oauth_tokens")
+
+
+def sync(entities: Sequence[Entity], *, concurrency: int = 4, rescan: bool = False,
+         settings: Settings | None = None) -> bool:
+    from qbo_ingest import incremental, runtime
+
+    s = _settings(settings)
+    with runtime.engine(s, concurrency=concurrency) as eng:
+        if rescan:
+            for e in entities:
+                n = incremental.rescan_deletes(eng, e)
+                console.print(f"{e.name}: full re-scan marked {n} row(s) deleted")
+        rep = incremental.sync(eng, list(entities))
+    if rep.loads is not None:
+        print_report(rep.loads)
+    for name, n in sorted(rep.deleted.items()):
+        if n:
+            console.print(f"{name}: {n} deletion(s) from CDC marked (deleted_at_utc)")
+    console.print(f"CDC requests: {rep.cdc_requests}")
+    for note in rep.notes:
+        console.print(f"[yellow]{note}[/yellow]")
+    return rep.ok
+
+
+def reconcile(entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object, *,
+              settings: Settings | None = None) -> bool:
+    from qbo_ingest import reconcile as rec
+    from qbo_ingest import runtime
+
+    daily_windows(fecha_inicio, fecha_fin)
+    s = _settings(settings)
+    with runtime.engine(s) as eng:
+        rep = rec.reconcile(eng.client, eng.dsn, eng.realm_id, list(entities), fecha_inicio, fecha_fin)
+    t = Table(title=f"reconcile {fecha_inicio}..{fecha_fin}: {rep.requests} COUNT request(s)")
+    for col in ("entity", "window", "qbo", "raw", "diff", ""):
+        t.add_column(col)
+    for line in rep.lines:
+        diff = line.raw - line.qbo
+        t.add_row(line.entity, rec.window_label(line.window), str(line.qbo), str(line.raw),
+                  f"{diff:+d}" if diff else "0", "ok" if line.ok else "[red]MISMATCH[/red]")
+    console.print(t)
+    if not rep.ok:
+        console.print(f"[red]{len(rep.mismatches)} window(s) differ.[/red] Next: qbo-ingest backfill <Entity> "
+                      "--fecha-inicio D --fecha-fin D for each, then qbo-ingest sync for deletions")
+    return rep.ok
