@@ -145,11 +145,12 @@ class FakeQbo:
                     raise body
                 content = body if isinstance(body, bytes) else json.dumps(body).encode()
                 return httpx.Response(status, content=content, headers={"intuit_tid": tid, **headers})
-        data = self._answer(params.get("query", ""))
-        if self.on_page is not None:
-            hook, self.on_page = self.on_page, None
-            hook(self)
-        return httpx.Response(200, json=data, headers={"intuit_tid": tid})
+        with self.lock:
+            resp = httpx.Response(200, json=self._answer(params.get("query", "")), headers={"intuit_tid": tid})
+            if self.on_page is not None:  # an edit in QBO right after this page was served
+                hook, self.on_page = self.on_page, None
+                hook(self)
+        return resp
 
     # -- a tiny query evaluator ----------------------------------------------------------------------
     def _answer(self, stmt: str) -> dict:
