@@ -508,8 +508,12 @@ def check_grants(conn: psycopg.Connection[Any], entities: Iterable[EntityLike] |
         row = conn.execute("SELECT current_user, current_database()").fetchone()
         assert row is not None
         user, dbname = str(row[0]), str(row[1])
-        u = sql.Identifier(user).as_string(conn)
-        db = sql.Identifier(dbname).as_string(conn)
+
+        def qi(name: str) -> str:  # quoted only when needed, so the advice reads like hand-written SQL
+            r = conn.execute("SELECT quote_ident(%s)", (name,)).fetchone()
+            return str(r[0]) if r else name
+
+        u, db = qi(user), qi(dbname)
 
         def has(q: str, *args: str) -> bool:
             r = conn.execute(q, (user, *args)).fetchone()
@@ -522,7 +526,7 @@ def check_grants(conn: psycopg.Connection[Any], entities: Iterable[EntityLike] |
             (RAW_SCHEMA, [e.table for e in es], ("SELECT", "INSERT", "UPDATE")),
             (STATE_SCHEMA, list(STATE_TABLES), ("SELECT", "INSERT", "UPDATE")),
         ):
-            s = sql.Identifier(schema).as_string(conn)
+            s = qi(schema)
             if not _schema_exists(conn, schema):
                 missing.append(f"schema {schema} (does not exist)")
                 fixes.append("qbo-ingest db init;")
@@ -531,7 +535,7 @@ def check_grants(conn: psycopg.Connection[Any], entities: Iterable[EntityLike] |
                 missing.append(f"USAGE on schema {schema}")
                 fixes.append(f"GRANT USAGE ON SCHEMA {s} TO {u};")
             for table in tables:
-                qualified = f"{s}.{sql.Identifier(table).as_string(conn)}"
+                qualified = f"{s}.{qi(table)}"
                 oid = _oid(conn, schema, table)
                 if oid is None:
                     missing.append(f"table {schema}.{table} (does not exist)")

@@ -25,7 +25,7 @@ def _row(conn: psycopg.Connection[Any], rid: str, realm: str = REALM) -> dict[st
     assert row is not None, f"no row {rid}"
     conn.rollback()
     names = [c.name for c in cur.description or []]
-    return dict(zip(names, row))
+    return dict(zip(names, row, strict=True))
 
 
 def test_page_is_loaded_with_payload_round_trip_and_metadata(conn: psycopg.Connection[Any], rec: Any) -> None:
@@ -199,7 +199,7 @@ def test_caller_transaction_is_respected(conn: psycopg.Connection[Any], rec: Any
 
 
 def test_bad_records_are_rejected_before_anything_is_written(conn: psycopg.Connection[Any], rec: Any) -> None:
-    with pytest.raises(ValueError, match="Invoice '2' has no MetaData.LastUpdatedTime"):
+    with pytest.raises(ValueError, match=r"Invoice .2. has no MetaData\.LastUpdatedTime"):
         wh.upsert_page(conn, "Invoice", REALM, [rec(1, "2025-01-01T10:00:00-08:00"), {"Id": "2"}],
                        page_number=1)
     with pytest.raises(ValueError, match="Invoice record without Id"):
