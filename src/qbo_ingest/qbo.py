@@ -112,7 +112,7 @@ def parse_fault(data: Any) -> tuple[str, str, str] | None:
         msg = err.get("Message") or err.get("message") or ""
         detail = err.get("Detail") or err.get("detail") or ""
         code = code or str(err.get("code") or err.get("Code") or "")
-        parts.append(f"{msg}: {detail}" if detail else str(msg))
+        parts.append(f"{msg}: {detail}" if detail and detail != msg else str(msg))
     return str(fault.get("type") or fault.get("Type") or ""), code, "; ".join(parts) or "no message"
 
 
