@@ -1,0 +1,171 @@
+"""Realistic QBO JSON objects built on demand from (seed, entity, Id) and the record skeleton.
+
+Only fields with values are present, numbers are numbers, Ids are strings and MetaData times are
+Pacific with the right DST offset, as the real API writes them.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from qbo_ingest.emulator import names
+from qbo_ingest.emulator.config import ID_STRIDE, Volumes, stable_seed
+from qbo_ingest.emulator.records import Rec
+from qbo_ingest.emulator.timefmt import pacific, pacific_date
+
+Json = dict[str, Any]
+USD = {"value": "USD", "name": "United States Dollar"}
+
+_SIMPLE_NAMES: dict[str, tuple[str, ...]] = {
+    "Class": names.CLASSES,
+    "Department": names.DEPARTMENTS,
+    "CustomerType": names.CUSTOMER_TYPES,
+    "PaymentMethod": names.PAYMENT_METHODS,
+    "TaxAgency": names.TAX_AGENCIES,
+    "Term": tuple(t[0] for t in names.TERMS),
+    "TaxCode": ("TAX", "NON", "CA Sales Tax", "Out of state", "Exempt", "Zero-rated"),
+    "TaxRate": ("California", "San Francisco County", "Tucson City", "AZ State tax", "Mission District",
+                "No tax"),
+    "Item": names.PRODUCTS,
+    "Account": tuple(a[0] for a in names.ACCOUNTS),
+}
+
+
+class Builder:
+    """Builds payloads. Everything derives from the seed, so two emulators with one seed agree."""
+
+    def __init__(self, seed: int, volumes: Volumes) -> None:
+        self.seed = seed
+        self.vol = volumes
+        self.pools = names.pools(seed)
+        self._ent_seed: dict[str, int] = {}
+        self._name_cache: dict[tuple[str, int], str] = {}
+        from qbo_ingest.emulator.payload_lists import LIST_BUILDERS
+        from qbo_ingest.emulator.payload_txns import TXN_BUILDERS
+
+        self._builders: dict[str, Callable[[Builder, Rec, random.Random], Json]] = {
+            **LIST_BUILDERS, **TXN_BUILDERS
+        }
+
+    # ---- per-record randomness -------------------------------------------------------------
+    def rng(self, entity: str, rid: int) -> random.Random:
+        base = self._ent_seed.get(entity)
+        if base is None:
+            base = self._ent_seed[entity] = stable_seed(self.seed, "payload", entity)
+        return random.Random(base ^ (rid * 0x9E3779B97F4A7C15 & 0xFFFFFFFFFFFFFFFF))
+
+    # ---- names and references --------------------------------------------------------------
+    def name_of(self, entity: str, rid: int) -> str:
+        key = (entity, rid)
+        got = self._name_cache.get(key)
+        if got is None:
+            got = self._name(entity, rid)
+            if len(self._name_cache) > 50_000:
+                self._name_cache.clear()
+            self._name_cache[key] = got
+        return got
+
+    def _name(self, entity: str, rid: int) -> str:
+        p = self.pools
+        n = rid - 1 if rid < ID_STRIDE else rid % 997
+        suffix = "" if rid < ID_STRIDE else f" {rid // ID_STRIDE}-{rid % ID_STRIDE}"
+        if entity == "Customer":
+            base = p.pick(p.companies, n) if n % 3 else f"{p.pick(p.first, n)} {p.pick(p.last, n * 7)}"
+            return base + ("" if n < len(p.companies) else f" #{n}") + suffix
+        if entity == "Vendor":
+            return p.pick(p.companies, len(p.companies) - 1 - n) + (" Supply" if n % 2 else "") + suffix
+        if entity == "Employee":
+            return f"{p.pick(p.first, n * 3 + 1)} {p.pick(p.last, n * 5 + 2)}" + suffix
+        if entity == "Budget":
+            return f"Budget {self.vol.start.year + n % 5}" + suffix
+        pool = _SIMPLE_NAMES.get(entity)
+        if pool is not None:
+            label = pool[n % len(pool)]
+            return label + ("" if n < len(pool) else f" {n // len(pool) + 1}") + suffix
+        return f"{entity} {rid}"
+
+    def opening(self, entity: str) -> int:
+        """How many records of a list entity exist from day one (Ids 1..n): the pool refs use."""
+        return self.vol.count(entity, 0)
+
+    def ref(self, entity: str, rng: random.Random) -> Json | None:
+        n = self.opening(entity)
+        if n <= 0:
+            return None
+        rid = rng.randint(1, n)
+        return {"value": str(rid), "name": self.name_of(entity, rid)}
+
+    def account_ref(self, account_name: str) -> Json | None:
+        """The opening account with this name (or a stand-in when the chart is small)."""
+        n = self.opening("Account")
+        if n <= 0:
+            return None
+        idx = next((i for i, a in enumerate(names.ACCOUNTS) if a[0] == account_name), 0)
+        rid = idx + 1 if idx < n else idx % n + 1
+        return {"value": str(rid), "name": self.name_of("Account", rid)}
+
+    def txn_id(self, entity: str, day: int, rng: random.Random) -> str | None:
+        """An Id of a transaction created on `day` (for LinkedTxn), if that day has any."""
+        n = self.vol.count(entity, day)
+        if n <= 0:
+            return None
+        return str(day * ID_STRIDE + rng.randint(1, n))
+
+    def address(self, rng: random.Random) -> Json:
+        p = self.pools
+        i = rng.randrange(len(p.streets))
+        return {"Id": str(rng.randint(1, 500)), "Line1": p.streets[i], "City": p.cities[i],
+                "CountrySubDivisionCode": p.states[i], "PostalCode": p.zips[i]}
+
+    def email(self, display: str) -> Json:
+        local = "".join(ch for ch in display.lower() if ch.isalnum())[:20] or "info"
+        return {"Address": f"{local}@example.com"}
+
+    # ---- the object ------------------------------------------------------------------------
+    def header(self, rec: Rec) -> Json:
+        return {"Id": str(rec.id), "SyncToken": str(rec.sync), "domain": "QBO", "sparse": False,
+                "MetaData": {"CreateTime": pacific(rec.ct), "LastUpdatedTime": pacific(rec.lut)}}
+
+    def build(self, entity: str, rec: Rec) -> Json:
+        rng = self.rng(entity, rec.id)
+        obj = self.header(rec)
+        obj.update(self._builders[entity](self, rec, rng))
+        return {k: v for k, v in obj.items() if v is not None and v != [] and v != ""}
+
+    def txn_date(self, rec: Rec) -> str:
+        return pacific_date(rec.ct)
+
+    def plus_days(self, iso: str, days: int) -> str:
+        return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
+
+    def company_info(self) -> Json:
+        p = self.pools
+        start_ts = max(0.0, _epoch(self.vol.start))
+        addr = {"Id": "1", "Line1": p.streets[0], "City": p.cities[0],
+                "CountrySubDivisionCode": p.states[0], "PostalCode": p.zips[0]}
+        name = p.companies[1] if len(p.companies) > 1 else "Sandbox Company"
+        return {
+            "CompanyName": name, "LegalName": name + " LLC", "CompanyAddr": addr, "LegalAddr": addr,
+            "CustomerCommunicationAddr": addr, "PrimaryPhone": {"FreeFormNumber": "(650) 555-0100"},
+            "CompanyStartDate": self.vol.start.isoformat(), "FiscalYearStartMonth": "January",
+            "Country": "US", "Email": self.email(name), "WebAddr": {"URI": "https://example.com"},
+            "SupportedLanguages": "en", "DefaultTimeZone": "America/Los_Angeles",
+            "NameValue": [{"Name": "NeoEnabled", "Value": "true"}, {"Name": "IndustryType", "Value": "Landscaping"},
+                          {"Name": "SubscriptionStatus", "Value": "PAID"},
+                          {"Name": "OfferingSku", "Value": "QuickBooks Online Plus"}],
+            "domain": "QBO", "sparse": False, "Id": "1", "SyncToken": "3",
+            "MetaData": {"CreateTime": pacific(start_ts), "LastUpdatedTime": pacific(start_ts + 86400)},
+        }
+
+
+def _epoch(d: date) -> float:
+    from qbo_ingest.emulator.timefmt import day_epoch
+
+    return day_epoch(d)
+
+
+def money(x: float) -> float:
+    return round(x, 2)
