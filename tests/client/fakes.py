@@ -94,6 +94,9 @@ class FakeQbo:
         self.token_calls = 0
         self.invalid_grants = 0
         self.on_page: Callable[[FakeQbo], None] | None = None
+        self.access_ttl = 3600
+        self.api_requests = 0
+        self.revoke_at: set[int] = set()  # API request numbers before which every access token dies
 
     # -- transport -----------------------------------------------------------------------------------
     def transport(self) -> httpx.MockTransport:
@@ -123,7 +126,7 @@ class FakeQbo:
             new_rt = next(iter(self.valid_refresh))
         return httpx.Response(200, json={
             "access_token": access, "refresh_token": new_rt, "token_type": "bearer",
-            "expires_in": 3600, "x_refresh_token_expires_in": 8726400,
+            "expires_in": self.access_ttl, "x_refresh_token_expires_in": 8726400,
         }, headers={"intuit_tid": tid})
 
     def revoke_access(self) -> None:
@@ -136,6 +139,9 @@ class FakeQbo:
             self.params.append(params)
             if "query" in params:
                 self.statements.append(params["query"])
+            self.api_requests += 1
+            if self.api_requests in self.revoke_at:
+                self.valid_access.clear()
             token = request.headers.get("Authorization", "").removeprefix("Bearer ")
             if token not in self.valid_access:
                 return httpx.Response(401, json=AUTH_401, headers={"intuit_tid": tid})
@@ -188,3 +194,50 @@ def make_records(n: int, start: datetime, step_s: float, *, same_second_every: i
         at = start + timedelta(seconds=step_s * (i // same_second_every))
         out.append({"Id": str(i + 1), "MetaData": {"LastUpdatedTime": at.astimezone(pst).isoformat()}})
     return out
+
+
+def serve_http(fake: FakeQbo) -> tuple[str, str, Callable[[], None]]:
+    """Serve the fake over real HTTP on 127.0.0.1 (for tests with several processes).
+
+    Returns (api base URL, token URL, stop)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _do(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            target = TOKEN_URL if self.path.startswith("/oauth2/") else BASE + self.path
+            req = httpx.Request(self.command, target, headers=dict(self.headers.items()), content=body)
+            try:
+                resp = fake.handle(req)
+                resp.read()
+                status, content, headers = resp.status_code, resp.content, resp.headers
+            except httpx.HTTPError:
+                self.close_connection = True
+                return
+            self.send_response(status)
+            for k, v in headers.items():
+                if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                    self.send_header(k, v)
+            self.send_header("Content-Length", str(len(content)))
+            self.end_headers()
+            self.wfile.write(content)
+
+        do_GET = do_POST = _do
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()
+
+    return f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/oauth2/v1/tokens/bearer", stop
