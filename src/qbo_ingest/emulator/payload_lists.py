@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from qbo_ingest.emulator import names
 from qbo_ingest.emulator.config import ID_STRIDE
+from qbo_ingest.emulator.rand import ch, ri
 from qbo_ingest.emulator.records import Rec
 
 if TYPE_CHECKING:
@@ -24,7 +25,7 @@ def _index(rid: int) -> int:
 def _person(b: Builder, rec: Rec, rng: random.Random, display: str) -> Json:
     parts = display.split(" ")
     return {"GivenName": parts[0], "FamilyName": parts[1] if len(parts) > 1 else None,
-            "PrimaryPhone": {"FreeFormNumber": f"({rng.randint(200, 989)}) 555-{rng.randint(1000, 9999)}"},
+            "PrimaryPhone": {"FreeFormNumber": f"({ri(rng, 200, 989)}) 555-{ri(rng, 1000, 9999)}"},
             "PrimaryEmailAddr": b.email(display)}
 
 
@@ -65,11 +66,11 @@ def _simple(kind: str, sub_key: str | None = None) -> Callable[[Builder, Rec, ra
 
 def customer(b: Builder, rec: Rec, rng: random.Random) -> Json:
     display = b.name_of("Customer", rec.id)
-    bal = round(rng.choice((0, 0, rng.uniform(10, 5000))), 2)
+    bal = round(ch(rng, (0, 0, rng.uniform(10, 5000))), 2)
     out: Json = {"DisplayName": display, "FullyQualifiedName": display, "PrintOnCheckName": display,
                  "CompanyName": display if rng.random() < 0.6 else None, "Active": rec.active, "Job": False,
                  "BillWithParent": False, "Taxable": rng.random() < 0.5, "Balance": bal, "BalanceWithJobs": bal,
-                 "CurrencyRef": USD, "PreferredDeliveryMethod": rng.choice(("Print", "Email", "None")),
+                 "CurrencyRef": USD, "PreferredDeliveryMethod": ch(rng, ("Print", "Email", "None")),
                  "BillAddr": b.address(rng), "CustomerTypeRef": b.ref("CustomerType", rng),
                  "SalesTermRef": b.ref("Term", rng)}
     out.update(_person(b, rec, rng, display))
@@ -80,7 +81,7 @@ def employee(b: Builder, rec: Rec, rng: random.Random) -> Json:
     display = b.name_of("Employee", rec.id)
     out: Json = {"DisplayName": display, "PrintOnCheckName": display, "Active": rec.active,
                  "BillableTime": rng.random() < 0.5, "EmployeeNumber": f"E{rec.id % 100000:05d}",
-                 "HiredDate": b.plus_days(b.txn_date(rec), -rng.randint(0, 2000)),
+                 "HiredDate": b.plus_days(b.txn_date(rec), -ri(rng, 0, 2000)),
                  "PrimaryAddr": b.address(rng)}
     out.update(_person(b, rec, rng, display))
     return out
@@ -89,14 +90,14 @@ def employee(b: Builder, rec: Rec, rng: random.Random) -> Json:
 def item(b: Builder, rec: Rec, rng: random.Random) -> Json:
     name = b.name_of("Item", rec.id)
     kind = ("Inventory", "Service", "NonInventory")[_index(rec.id) % 3]
-    price = round(rng.choice((rng.uniform(5, 500), float(rng.randint(10, 400)))), 2)
+    price = round(ch(rng, (rng.uniform(5, 500), float(ri(rng, 10, 400)))), 2)
     out: Json = {"Name": name, "FullyQualifiedName": name, "Description": name, "Active": rec.active,
                  "Taxable": kind != "Service", "UnitPrice": price, "Type": kind,
                  "IncomeAccountRef": b.account_ref("Sales of Product Income" if kind != "Service" else "Services"),
                  "PurchaseCost": round(price * rng.uniform(0.3, 0.7), 2) if kind != "Service" else 0,
                  "TrackQtyOnHand": kind == "Inventory"}
     if kind == "Inventory":
-        out.update({"QtyOnHand": rng.randint(0, 200), "InvStartDate": b.txn_date(rec),
+        out.update({"QtyOnHand": ri(rng, 0, 200), "InvStartDate": b.txn_date(rec),
                     "AssetAccountRef": b.account_ref("Inventory Asset"),
                     "ExpenseAccountRef": b.account_ref("Cost of Goods Sold")})
     return out
@@ -125,7 +126,7 @@ def tax_code(b: Builder, rec: Rec, rng: random.Random) -> Json:
 
 def tax_rate(b: Builder, rec: Rec, rng: random.Random) -> Json:
     name = b.name_of("TaxRate", rec.id)
-    value = round(rng.choice((0, 2, 4, 6.25, 7.1, 8, 8.5, 9.25)), 2)
+    value = round(ch(rng, (0, 2, 4, 6.25, 7.1, 8, 8.5, 9.25)), 2)
     return {"Name": name, "Description": f"Sales Tax ({name})", "Active": rec.active, "RateValue": value,
             "AgencyRef": b.ref("TaxAgency", rng), "SpecialTaxType": "NONE", "DisplayType": "ReadOnly",
             "EffectiveTaxRate": [{"RateValue": value, "EffectiveDate": b.vol.start.isoformat() + "T00:00:00-08:00"}]}
@@ -142,8 +143,8 @@ def vendor(b: Builder, rec: Rec, rng: random.Random) -> Json:
     display = b.name_of("Vendor", rec.id)
     out: Json = {"DisplayName": display, "CompanyName": display, "PrintOnCheckName": display,
                  "Active": rec.active, "Vendor1099": rng.random() < 0.2,
-                 "Balance": round(rng.choice((0, rng.uniform(10, 3000))), 2), "CurrencyRef": USD,
-                 "BillAddr": b.address(rng), "AcctNum": str(rng.randint(10000, 99999)),
+                 "Balance": round(ch(rng, (0, rng.uniform(10, 3000))), 2), "CurrencyRef": USD,
+                 "BillAddr": b.address(rng), "AcctNum": str(ri(rng, 10000, 99999)),
                  "TermRef": b.ref("Term", rng)}
     out.update(_person(b, rec, rng, b.pools.pick(b.pools.first, rec.id) + " "
                        + b.pools.pick(b.pools.last, rec.id * 3)))

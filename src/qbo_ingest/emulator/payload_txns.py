@@ -6,6 +6,8 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from qbo_ingest.emulator.payloads import USD_RAW, Raw
+from qbo_ingest.emulator.rand import ch, ri
 from qbo_ingest.emulator.records import Rec
 
 if TYPE_CHECKING:
@@ -13,18 +15,19 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 USD = {"value": "USD", "name": "United States Dollar"}
+_MEMO = Raw('{"value":"Thank you for your business!"}')
 
 
-def _sales_lines(b: Builder, rng: random.Random, n_max: int = 4) -> tuple[list[Json], float]:
+def _sales_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
     lines: list[Json] = []
     total = 0.0
-    for i in range(rng.randint(1, n_max)):
+    for i in range(ri(rng, 1, 4)):
         item = b.ref("Item", rng)
-        qty = rng.randint(1, 10)
-        price = float(rng.randint(5, 400))
+        qty = ri(rng, 1, 10)
+        price = float(ri(rng, 5, 400))
         amount = round(qty * price, 2)
         total += amount
-        detail: Json = {"UnitPrice": price, "Qty": qty, "TaxCodeRef": {"value": rng.choice(("TAX", "NON"))}}
+        detail: Json = {"UnitPrice": price, "Qty": qty, "TaxCodeRef": {"value": ch(rng, ("TAX", "NON"))}}
         if item:
             detail["ItemRef"] = item
         lines.append({"Id": str(i + 1), "LineNum": i + 1, "Description": item["name"] if item else "Services",
@@ -35,19 +38,18 @@ def _sales_lines(b: Builder, rng: random.Random, n_max: int = 4) -> tuple[list[J
 
 
 def _sales_common(b: Builder, rec: Rec, rng: random.Random) -> tuple[Json, float]:
-    lines, subtotal = _sales_lines(b, rng)
+    lines, subtotal = b.template("sales", _sales_lines, rng)
     tax = round(subtotal * 0.08, 2) if rng.random() < 0.6 else 0.0
     total = round(subtotal + tax, 2)
-    customer = b.ref("Customer", rng)
+    customer = b.ref_raw("Customer", rng)
     out: Json = {
         "DocNumber": str(1000 + rec.id % 1_000_000 + 10_000 * (rec.id // 1_000_000)),
-        "TxnDate": b.txn_date(rec), "CurrencyRef": USD, "CustomerRef": customer, "Line": lines,
-        "TxnTaxDetail": {"TxnTaxCodeRef": {"value": "2"}, "TotalTax": tax} if tax else {"TotalTax": 0},
-        "TotalAmt": total, "ApplyTaxAfterDiscount": False, "PrintStatus": rng.choice(("NeedToPrint", "NotSet")),
-        "EmailStatus": rng.choice(("NotSet", "EmailSent", "NeedToSend")),
-        "BillAddr": b.address(rng), "CustomerMemo": {"value": "Thank you for your business!"}
-        if rng.random() < 0.3 else None,
-        "BillEmail": b.email(customer["name"]) if customer else None,
+        "TxnDate": b.txn_date(rec), "CurrencyRef": USD_RAW, "CustomerRef": customer, "Line": lines,
+        "TxnTaxDetail": Raw(f'{{"TxnTaxCodeRef":{{"value":"2"}},"TotalTax":{tax}}}' if tax else '{"TotalTax":0}'),
+        "TotalAmt": total, "ApplyTaxAfterDiscount": False, "PrintStatus": ch(rng, ("NeedToPrint", "NotSet")),
+        "EmailStatus": ch(rng, ("NotSet", "EmailSent", "NeedToSend")),
+        "BillAddr": b.address_raw(rng), "CustomerMemo": _MEMO if rng.random() < 0.3 else None,
+        "BillEmail": b.email_raw(b.name_of("Customer", customer.rid)) if customer else None,
     }
     return out, total
 
@@ -55,7 +57,7 @@ def _sales_common(b: Builder, rec: Rec, rng: random.Random) -> tuple[Json, float
 def invoice(b: Builder, rec: Rec, rng: random.Random) -> Json:
     out, total = _sales_common(b, rec, rng)
     paid = rng.random() < 0.4
-    out.update({"DueDate": b.plus_days(out["TxnDate"], 30), "SalesTermRef": b.ref("Term", rng),
+    out.update({"DueDate": b.plus_days(out["TxnDate"], 30), "SalesTermRef": b.ref_raw("Term", rng),
                 "Balance": 0 if paid else total, "Deposit": 0, "AllowOnlineCreditCardPayment": False,
                 "AllowOnlineACHPayment": False})
     return out
@@ -64,7 +66,7 @@ def invoice(b: Builder, rec: Rec, rng: random.Random) -> Json:
 def estimate(b: Builder, rec: Rec, rng: random.Random) -> Json:
     out, _ = _sales_common(b, rec, rng)
     out.update({"ExpirationDate": b.plus_days(out["TxnDate"], 30),
-                "TxnStatus": rng.choice(("Pending", "Accepted", "Closed", "Rejected"))})
+                "TxnStatus": ch(rng, ("Pending", "Accepted", "Closed", "Rejected"))})
     return out
 
 
@@ -95,16 +97,16 @@ def payment(b: Builder, rec: Rec, rng: random.Random) -> Json:
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "CustomerRef": b.ref("Customer", rng),
             "DepositToAccountRef": b.account_ref("Undeposited Funds"), "TotalAmt": amount,
             "UnappliedAmt": 0 if lines else amount, "ProcessPayment": False, "Line": lines,
-            "PaymentMethodRef": b.ref("PaymentMethod", rng), "PaymentRefNum": str(rng.randint(1000, 99999))}
+            "PaymentMethodRef": b.ref("PaymentMethod", rng), "PaymentRefNum": str(ri(rng, 1000, 99999))}
 
 
 def _expense_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
     lines: list[Json] = []
     total = 0.0
-    for i in range(rng.randint(1, 3)):
+    for i in range(ri(rng, 1, 3)):
         amount = round(rng.uniform(10, 2000), 2)
         total += amount
-        acc = b.account_ref(rng.choice(("Advertising", "Office Expenses", "Utilities", "Rent or Lease",
+        acc = b.account_ref(ch(rng, ("Advertising", "Office Expenses", "Utilities", "Rent or Lease",
                                         "Repair & Maintenance", "Job Expenses")))
         detail: Json = {"BillableStatus": "NotBillable", "TaxCodeRef": {"value": "NON"}}
         if acc:
@@ -115,48 +117,48 @@ def _expense_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
 
 
 def bill(b: Builder, rec: Rec, rng: random.Random) -> Json:
-    lines, total = _expense_lines(b, rng)
+    lines, total = b.template("expense", _expense_lines, rng)
     txn_date = b.txn_date(rec)
     return {"TxnDate": txn_date, "DueDate": b.plus_days(txn_date, 30), "CurrencyRef": USD,
             "VendorRef": b.ref("Vendor", rng), "APAccountRef": b.account_ref("Accounts Payable (A/P)"),
             "SalesTermRef": b.ref("Term", rng), "Line": lines, "TotalAmt": total,
-            "Balance": total if rng.random() < 0.5 else 0, "DocNumber": str(rng.randint(100, 99999))}
+            "Balance": total if rng.random() < 0.5 else 0, "DocNumber": str(ri(rng, 100, 99999))}
 
 
 def bill_payment(b: Builder, rec: Rec, rng: random.Random) -> Json:
     amount = round(rng.uniform(20, 3000), 2)
     linked = b.txn_id("Bill", rec.day, rng)
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
-            "PayType": "Check", "TotalAmt": amount, "DocNumber": str(rng.randint(1, 9999)),
+            "PayType": "Check", "TotalAmt": amount, "DocNumber": str(ri(rng, 1, 9999)),
             "CheckPayment": {"BankAccountRef": b.account_ref("Checking"), "PrintStatus": "NotSet"},
             "APAccountRef": b.account_ref("Accounts Payable (A/P)"),
             "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": linked, "TxnType": "Bill"}]}] if linked else []}
 
 
 def vendor_credit(b: Builder, rec: Rec, rng: random.Random) -> Json:
-    lines, total = _expense_lines(b, rng)
+    lines, total = b.template("expense", _expense_lines, rng)
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
             "APAccountRef": b.account_ref("Accounts Payable (A/P)"), "Line": lines, "TotalAmt": total,
             "Balance": total}
 
 
 def purchase(b: Builder, rec: Rec, rng: random.Random) -> Json:
-    lines, total = _expense_lines(b, rng)
-    kind = rng.choice(("Cash", "Check", "CreditCard"))
+    lines, total = b.template("expense", _expense_lines, rng)
+    kind = ch(rng, ("Cash", "Check", "CreditCard"))
     account = b.account_ref("Mastercard" if kind == "CreditCard" else "Checking")
     vendor = b.ref("Vendor", rng)
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "PaymentType": kind, "AccountRef": account,
             "EntityRef": dict(vendor, type="Vendor") if vendor else None, "Line": lines, "TotalAmt": total,
             "Credit": False if kind == "CreditCard" else None,
-            "DocNumber": str(rng.randint(1, 9999)) if kind == "Check" else None}
+            "DocNumber": str(ri(rng, 1, 9999)) if kind == "Check" else None}
 
 
-def purchase_order(b: Builder, rec: Rec, rng: random.Random) -> Json:
+def _po_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
     lines: list[Json] = []
     total = 0.0
-    for i in range(rng.randint(1, 3)):
-        qty = rng.randint(1, 50)
-        cost = float(rng.randint(2, 150))
+    for i in range(ri(rng, 1, 3)):
+        qty = ri(rng, 1, 50)
+        cost = float(ri(rng, 2, 150))
         amount = round(qty * cost, 2)
         total += amount
         detail: Json = {"Qty": qty, "UnitPrice": cost, "BillableStatus": "NotBillable",
@@ -166,26 +168,36 @@ def purchase_order(b: Builder, rec: Rec, rng: random.Random) -> Json:
             detail["ItemRef"] = item
         lines.append({"Id": str(i + 1), "LineNum": i + 1, "Amount": amount,
                       "DetailType": "ItemBasedExpenseLineDetail", "ItemBasedExpenseLineDetail": detail})
+    return lines, round(total, 2)
+
+
+def purchase_order(b: Builder, rec: Rec, rng: random.Random) -> Json:
+    lines, total = b.template("po", _po_lines, rng)
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
             "APAccountRef": b.account_ref("Accounts Payable (A/P)"), "Line": lines,
-            "TotalAmt": round(total, 2), "POStatus": rng.choice(("Open", "Closed")),
-            "EmailStatus": "NotSet", "DocNumber": str(rng.randint(1000, 99999)), "ShipAddr": b.address(rng)}
+            "TotalAmt": total, "POStatus": ch(rng, ("Open", "Closed")),
+            "EmailStatus": "NotSet", "DocNumber": str(ri(rng, 1000, 99999)), "ShipAddr": b.address(rng)}
 
 
-def deposit(b: Builder, rec: Rec, rng: random.Random) -> Json:
+def _deposit_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
     lines: list[Json] = []
     total = 0.0
-    for i in range(rng.randint(1, 3)):
+    for i in range(ri(rng, 1, 3)):
         amount = round(rng.uniform(50, 5000), 2)
         total += amount
         lines.append({"Id": str(i + 1), "LineNum": i + 1, "Amount": amount, "DetailType": "DepositLineDetail",
-                      "DepositLineDetail": {"AccountRef": b.account_ref(rng.choice(("Services", "Design income",
+                      "DepositLineDetail": {"AccountRef": b.account_ref(ch(rng, ("Services", "Design income",
                                                                                     "Interest Earned")))}})
+    return lines, round(total, 2)
+
+
+def deposit(b: Builder, rec: Rec, rng: random.Random) -> Json:
+    lines, total = b.template("deposit", _deposit_lines, rng)
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "DepositToAccountRef": b.account_ref("Checking"),
-            "Line": lines, "TotalAmt": round(total, 2)}
+            "Line": lines, "TotalAmt": total}
 
 
-def journal_entry(b: Builder, rec: Rec, rng: random.Random) -> Json:
+def _je_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
     amount = round(rng.uniform(10, 10000), 2)
     debit, credit = rng.sample(("Checking", "Savings", "Office Expenses", "Loan Payable", "Retained Earnings",
                                 "Prepaid Expenses"), 2)
@@ -195,18 +207,23 @@ def journal_entry(b: Builder, rec: Rec, rng: random.Random) -> Json:
         {"Id": "1", "Description": "Adjustment", "Amount": amount, "DetailType": "JournalEntryLineDetail",
          "JournalEntryLineDetail": {"PostingType": "Credit", "AccountRef": b.account_ref(credit)}},
     ]
+    return lines, amount
+
+
+def journal_entry(b: Builder, rec: Rec, rng: random.Random) -> Json:
+    lines, amount = b.template("journal", _je_lines, rng)
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "Adjustment": False, "Line": lines,
             "TotalAmt": amount, "DocNumber": f"JE{rec.id % 1_000_000}"}
 
 
 def time_activity(b: Builder, rec: Rec, rng: random.Random) -> Json:
-    hours = rng.randint(0, 8)
-    rate = float(rng.choice((40, 55, 75, 90, 120)))
+    hours = ri(rng, 0, 8)
+    rate = float(ch(rng, (40, 55, 75, 90, 120)))
     return {"TxnDate": b.txn_date(rec), "NameOf": "Employee", "EmployeeRef": b.ref("Employee", rng),
             "CustomerRef": b.ref("Customer", rng), "ItemRef": b.ref("Item", rng),
-            "BillableStatus": rng.choice(("Billable", "NotBillable", "HasBeenBilled")), "Taxable": False,
-            "HourlyRate": rate, "Hours": hours, "Minutes": rng.choice((0, 15, 30, 45)),
-            "Description": rng.choice(b.pools.phrases)}
+            "BillableStatus": ch(rng, ("Billable", "NotBillable", "HasBeenBilled")), "Taxable": False,
+            "HourlyRate": rate, "Hours": hours, "Minutes": ch(rng, (0, 15, 30, 45)),
+            "Description": ch(rng, b.pools.phrases)}
 
 
 def transfer(b: Builder, rec: Rec, rng: random.Random) -> Json:

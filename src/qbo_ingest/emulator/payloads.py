@@ -6,8 +6,9 @@ Pacific with the right DST offset, as the real API writes them.
 
 from __future__ import annotations
 
+import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -17,7 +18,27 @@ from qbo_ingest.emulator.records import Rec
 from qbo_ingest.emulator.timefmt import pacific, pacific_date
 
 Json = dict[str, Any]
+TEMPLATES = 1024  # line-array variants per family, built once per seed
+
+
+class Raw(str):
+    """A pre-serialized JSON value, spliced into page JSON as is (page building is the hot path)."""
+
+
+class RawRef(Raw):
+    """A pre-serialized `{"value": Id, "name": ...}` reference that remembers its Id."""
+
+    rid: int = 0
+
+
+def _raw_ref(rid: int, name: str) -> RawRef:
+    r = RawRef(_dumps({"value": str(rid), "name": name}))
+    r.rid = rid
+    return r
+
+
 USD = {"value": "USD", "name": "United States Dollar"}
+USD_RAW = Raw('{"value":"USD","name":"United States Dollar"}')
 
 _SIMPLE_NAMES: dict[str, tuple[str, ...]] = {
     "Class": names.CLASSES,
@@ -43,6 +64,13 @@ class Builder:
         self.pools = names.pools(seed)
         self._ent_seed: dict[str, int] = {}
         self._name_cache: dict[tuple[str, int], str] = {}
+        self._refs: dict[str, list[Json]] = {}
+        self._accounts: dict[str, Json | None] = {}
+        self._templates: dict[str, list[tuple[Raw, float]]] = {}
+        self._ref_raws: dict[str, list[RawRef]] = {}
+        self._account_raws: dict[str, Raw | None] = {}
+        self._addresses: list[Raw] = []
+        self._emails: dict[str, Raw] = {}
         from qbo_ingest.emulator.payload_lists import LIST_BUILDERS
         from qbo_ingest.emulator.payload_txns import TXN_BUILDERS
 
@@ -92,14 +120,50 @@ class Builder:
         return self.vol.count(entity, 0)
 
     def ref(self, entity: str, rng: random.Random) -> Json | None:
-        n = self.opening(entity)
-        if n <= 0:
+        refs = self._refs.get(entity)
+        if refs is None:
+            n = self.opening(entity)
+            refs = self._refs[entity] = [{"value": str(i), "name": self.name_of(entity, i)} for i in range(1, n + 1)]
+        if not refs:
             return None
-        rid = rng.randint(1, n)
-        return {"value": str(rid), "name": self.name_of(entity, rid)}
+        return dict(refs[int(rng.random() * len(refs))])
+
+    def ref_raw(self, entity: str, rng: random.Random) -> RawRef | None:
+        """Like `ref`, pre-serialized (only as a top-level field value)."""
+        raws = self._ref_raws.get(entity)
+        if raws is None:
+            n = self.opening(entity)
+            raws = self._ref_raws[entity] = [_raw_ref(i, self.name_of(entity, i)) for i in range(1, n + 1)]
+        return raws[int(rng.random() * len(raws))] if raws else None
+
+    def account_raw(self, account_name: str) -> Raw | None:
+        if account_name not in self._account_raws:
+            ref = self.account_ref(account_name)
+            self._account_raws[account_name] = Raw(_dumps(ref)) if ref is not None else None
+        return self._account_raws[account_name]
+
+    def address_raw(self, rng: random.Random) -> Raw:
+        if not self._addresses:
+            arng = random.Random(stable_seed(self.seed, "addresses"))
+            self._addresses = [Raw(_dumps(self.address(arng))) for _ in range(512)]
+        return self._addresses[int(rng.random() * len(self._addresses))]
+
+    def email_raw(self, display: str) -> Raw:
+        got = self._emails.get(display)
+        if got is None:
+            if len(self._emails) > 20_000:
+                self._emails.clear()
+            got = self._emails[display] = Raw(_dumps(self.email(display)))
+        return got
 
     def account_ref(self, account_name: str) -> Json | None:
         """The opening account with this name (or a stand-in when the chart is small)."""
+        if account_name not in self._accounts:
+            self._accounts[account_name] = self._account_ref(account_name)
+        got = self._accounts[account_name]
+        return dict(got) if got is not None else None
+
+    def _account_ref(self, account_name: str) -> Json | None:
         n = self.opening("Account")
         if n <= 0:
             return None
@@ -112,28 +176,62 @@ class Builder:
         n = self.vol.count(entity, day)
         if n <= 0:
             return None
-        return str(day * ID_STRIDE + rng.randint(1, n))
+        return str(day * ID_STRIDE + 1 + int(rng.random() * n))
 
     def address(self, rng: random.Random) -> Json:
         p = self.pools
-        i = rng.randrange(len(p.streets))
-        return {"Id": str(rng.randint(1, 500)), "Line1": p.streets[i], "City": p.cities[i],
+        i = int(rng.random() * len(p.streets))
+        return {"Id": str(1 + int(rng.random() * 500)), "Line1": p.streets[i], "City": p.cities[i],
                 "CountrySubDivisionCode": p.states[i], "PostalCode": p.zips[i]}
 
     def email(self, display: str) -> Json:
         local = "".join(ch for ch in display.lower() if ch.isalnum())[:20] or "info"
         return {"Address": f"{local}@example.com"}
 
+    def template(self, key: str, maker: Callable[[Builder, random.Random], tuple[list[Json], float]],
+                 rng: random.Random) -> tuple[Raw, float]:
+        """One of TEMPLATES seeded line arrays (pre-serialized) and its total."""
+        pool = self._templates.get(key)
+        if pool is None:
+            trng = random.Random(stable_seed(self.seed, "template", key))
+            pool = []
+            for _ in range(TEMPLATES):
+                lines, total = maker(self, trng)
+                pool.append((Raw(json.dumps(lines, separators=(",", ":"))), total))
+            self._templates[key] = pool
+        return pool[int(rng.random() * len(pool))]
+
     # ---- the object ------------------------------------------------------------------------
     def header(self, rec: Rec) -> Json:
         return {"Id": str(rec.id), "SyncToken": str(rec.sync), "domain": "QBO", "sparse": False,
                 "MetaData": {"CreateTime": pacific(rec.ct), "LastUpdatedTime": pacific(rec.lut)}}
 
-    def build(self, entity: str, rec: Rec) -> Json:
+    def _obj(self, entity: str, rec: Rec) -> Json:
         rng = self.rng(entity, rec.id)
         obj = self.header(rec)
         obj.update(self._builders[entity](self, rec, rng))
         return {k: v for k, v in obj.items() if v is not None and v != [] and v != ""}
+
+    def build(self, entity: str, rec: Rec) -> Json:
+        """The record as a JSON-ready dict (a fresh object each call)."""
+        obj = self._obj(entity, rec)
+        for k, v in obj.items():
+            if type(v) is Raw:
+                obj[k] = json.loads(v)
+        return obj
+
+    def build_json(self, entity: str, rec: Rec) -> str:
+        """The record serialized: same content as `build`, several times faster."""
+        obj = self._obj(entity, rec)
+        raws = [(k, v) for k, v in obj.items() if type(v) is Raw]
+        if not raws:
+            return _dumps(obj)
+        for k, _ in raws:
+            del obj[k]
+        return _dumps(obj)[:-1] + "".join(f',"{k}":{v}' for k, v in raws) + "}"
+
+    def page_json(self, entity: str, recs: Iterable[Rec]) -> str:
+        return "[" + ",".join([self.build_json(entity, r) for r in recs]) + "]"
 
     def txn_date(self, rec: Rec) -> str:
         return pacific_date(rec.ct)
@@ -159,6 +257,9 @@ class Builder:
             "domain": "QBO", "sparse": False, "Id": "1", "SyncToken": "3",
             "MetaData": {"CreateTime": pacific(start_ts), "LastUpdatedTime": pacific(start_ts + 86400)},
         }
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def _epoch(d: date) -> float:

@@ -60,7 +60,8 @@ class Store:
         rng = random.Random(stable_seed(self.cfg.seed, "day", entity, d))
         base = self.start_ts + d * DAY
         next_day = base + DAY
-        offsets = sorted(rng.randrange(86400) for _ in range(n))
+        rnd = rng.random
+        offsets = sorted([int(rnd() * 86400) for _ in range(n)])
         is_txn = BY_NAME[entity].kind == "transaction"
         p_upd, p_del = self.cfg.update_fraction, self.cfg.delete_fraction if is_txn else 0.0
         lag = max(120, int(self.max_lag))
@@ -68,20 +69,19 @@ class Store:
         first_id = d * ID_STRIDE + 1
         recs: list[Rec] = []
         moved: list[Rec] = []
-        rnd = rng.random
         for i, off in enumerate(offsets):
             ct = base + off
             lut = ct
             sync = 0
             if rnd() < p_upd:
-                t = ct + rng.randrange(60, lag)
+                t = ct + 60 + int(rnd() * (lag - 60))
                 if t < end:
                     lut, sync = t, 1 + int(t) % 3
             deleted = None
             active = True
             if is_txn:
                 if rnd() < p_del:
-                    t = lut + rng.randrange(60, lag)
+                    t = lut + 60 + int(rnd() * (lag - 60))
                     if t < end:
                         deleted = t
             elif d > 0 or i >= 3:  # the first few opening records stay active
@@ -206,6 +206,9 @@ class Store:
     def payloads(self, entity: str, recs: Iterable[Rec]) -> list[dict[str, Any]]:
         b = self.builder.build
         return [b(entity, r) for r in recs]
+
+    def page_json(self, entity: str, recs: Iterable[Rec]) -> str:
+        return self.builder.page_json(entity, recs)
 
 
 def _bounds(conds: tuple[Condition, ...], field: str) -> tuple[float | None, float | None]:
