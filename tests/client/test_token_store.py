@@ -73,7 +73,7 @@ def test_ten_threads_share_refreshes_and_survive_rotation(pg_url: str) -> None:
                 while time.monotonic() < deadline:
                     assert c.count("Invoice", D1, D2) == 3
                     counts[i] += 1
-            except BaseException as exc:  # noqa: BLE001 - collected for the assertion below
+            except BaseException as exc:
                 errors.append(exc)
 
     threads = [threading.Thread(target=run, args=(i,)) for i in range(10)]

@@ -1,0 +1,187 @@
+"""QboClient against the emulator over real HTTP: data equals the emulator's ground truth; faults,
+backoff, 401, throttling, invalid_grant."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from qbo_ingest.errors import INVALID_GRANT_MESSAGE, AuthError, RetriesExhausted
+from qbo_ingest.qbo import QboClient
+from qbo_ingest.throttle import CircuitBreaker, NoLimit, RateLimiter
+from qbo_ingest.token_store import MemoryTokenStore
+
+from .emu import emulator, running, settings_for, utc
+from .fakes import FakeTime
+
+D1, D2 = utc(2025, 10, 15), utc(2025, 10, 16)
+
+
+def client(emu, srv, t: FakeTime | None = None, **kw) -> QboClient:  # type: ignore[no-untyped-def]
+    s = settings_for(emu, srv, refresh_token=emu.issue_refresh_token())
+    if t is not None:
+        kw.setdefault("sleep", t.sleep)
+        kw.setdefault("clock", t.clock)
+        kw.setdefault("breaker", CircuitBreaker(clock=t.clock))
+    kw.setdefault("limiter", NoLimit())
+    return QboClient(s, MemoryTokenStore(), **kw)
+
+
+def ids(pages) -> list[str]:  # type: ignore[no-untyped-def]
+    return [str(r["Id"]) for p in pages for r in p.records]
+
+
+@pytest.mark.parametrize("entity", ["Invoice", "Customer", "Payment"])
+def test_pages_and_count_equal_the_emulator_truth(entity: str) -> None:
+    emu = emulator()
+    start, end = utc(2025, 10, 1), utc(2025, 10, 8)
+    with running(emu) as srv, client(emu, srv) as c:
+        got = ids(c.pages(entity, start, end, page_size=7))
+        truth = emu.truth(entity, start, end)
+        assert sorted(got) == sorted(truth) and len(got) == len(set(got))
+        assert c.count(entity, start, end) == len(truth)
+        assert len(truth) > 7  # several pages really were read
+
+
+def test_keyset_paging_returns_exactly_the_truth_while_records_change_between_pages() -> None:
+    day = "2026-11-20"
+    emu = emulator(profile_overrides={"Invoice": {day: 2500, "default": 0}}, update_fraction=0.0,
+                   delete_fraction=0.0)
+    start = utc(2026, 11, 20)
+    with running(emu) as srv, client(emu, srv) as c:
+        # an open window (until after 'now'): the moved records stay inside and come once each
+        end = emu.now() + timedelta(hours=1)
+        emu.mutate_between_pages("Invoice", 40)
+        pages = list(c.pages("Invoice", start, end))
+        got = ids(pages)
+        assert len(emu.mutations) == 40
+        assert len(got) == len(set(got))
+        assert set(got) == set(emu.truth("Invoice", start, end))
+        # a past day window: records moved out of it before being read are (rightly) not returned
+        before = set(emu.truth("Invoice", start, start + timedelta(days=1)))
+        emu.mutate_between_pages("Invoice", 40)
+        got_day = ids(c.pages("Invoice", start, start + timedelta(days=1)))
+        after = set(emu.truth("Invoice", start, start + timedelta(days=1)))
+        assert len(got_day) == len(set(got_day))
+        assert after <= set(got_day) <= before
+        assert len(after) == len(before) - 40
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "502", "503", "reset", "truncated", "fault200", "slow"])
+def test_each_emulator_fault_is_retried_after_2s(kind: str) -> None:
+    emu = emulator()
+    t = FakeTime()
+    with running(emu) as srv, client(emu, srv, t, timeout=0.5) as c:
+        truth = emu.truth("Invoice", D1, D2)
+        emu.faults.add(kind, on="query", at_requests=[1], seconds=2.0)
+        got = ids(c.pages("Invoice", D1, D2))
+        assert sorted(got) == sorted(truth)
+        assert t.sleeps == [2]
+        assert emu.counters()["faults"] == 1
+        assert c.stats.retries == 1
+
+
+def test_backoff_2_to_64_then_the_7th_failure_fails_cleanly(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.WARNING, logger="qbo_ingest")
+    emu = emulator()
+    t = FakeTime()
+    with running(emu) as srv, client(emu, srv, t) as c:
+        emu.faults.add("429", on="query", at_requests=list(range(1, 8)))
+        with pytest.raises(RetriesExhausted) as err:
+            list(c.pages("Invoice", D1, D2))
+        assert t.sleeps == [2, 4, 8, 16, 32, 64]
+        assert emu.counters()["query"] == 7
+    assert "Invoice 2025-10-15" in str(err.value) and "intuit_tid=" in str(err.value)
+    limit_lines = [r.getMessage() for r in caplog.records if "API Limit: 429" in r.getMessage()]
+    assert [line.split(" retry ")[1].split(" (")[0] for line in limit_lines] == [
+        "1/6 in 2s", "2/6 in 4s", "3/6 in 8s", "4/6 in 16s", "5/6 in 32s", "6/6 in 64s"]
+
+
+def test_retry_after_header_larger_than_backoff_wins() -> None:
+    emu = emulator(retry_after=10)
+    t = FakeTime()
+    with running(emu) as srv, client(emu, srv, t) as c:
+        emu.faults.add("429", on="count", at_requests=[1])
+        c.count("Invoice", D1, D2)
+    assert t.sleeps == [10]
+
+
+def test_401_mid_run_recovers_with_one_renewal() -> None:
+    emu = emulator(profile_overrides={"Invoice": {"2025-10-15": 2300, "default": 0}})
+    with running(emu) as srv, client(emu, srv) as c:
+        pages = c.pages("Invoice", D1, D2)
+        first = next(pages)
+        emu.revoke_all_access_tokens()
+        rest = list(pages)
+        truth = emu.truth("Invoice", D1, D2)
+        assert len(truth) > 1000
+        assert sorted(ids([first, *rest])) == sorted(truth)
+        assert emu.counters()["token"] == 2  # the first token, then one renewal after the 401
+        emu.faults.add("revoke_access", on="count", at_requests=[1])
+        assert c.count("Invoice", D1, D2) == len(truth)
+        assert emu.counters()["token"] == 3
+
+
+def test_invalid_grant_against_the_emulator_gives_the_clear_message() -> None:
+    emu = emulator()
+    with running(emu) as srv:
+        s = settings_for(emu, srv, refresh_token="not-a-valid-refresh-token")
+        with QboClient(s, MemoryTokenStore(), limiter=NoLimit()) as c, pytest.raises(AuthError) as err:
+            c.count("Invoice", D1, D2)
+    assert INVALID_GRANT_MESSAGE in str(err.value)
+    assert "not-a-valid-refresh-token" not in str(err.value)
+
+
+@pytest.mark.slow
+def test_the_limiter_keeps_a_600_request_burst_free_of_429s_with_emulator_throttling_on() -> None:
+    """Emulator and client share a fake clock: 600 requests need > 60 s of (fake) time, 0 throttled.
+
+    Slow only because each emulator request costs ~45 ms of real time on loopback (600 x 45 ms)."""
+    t = FakeTime(start=utc(2026, 11, 27, 12).timestamp())
+    emu = emulator(clock=lambda: datetime.fromtimestamp(t.now, tz=timezone.utc))
+    with running(emu) as srv, client(emu, srv, t, limiter=RateLimiter(clock=t.clock, sleep=t.sleep)) as c:
+        t0 = t.now
+        for _ in range(600):
+            c.count("Invoice", D1, D2)
+        counters = emu.counters()
+        assert counters["count"] == 600
+        assert counters["throttled"] == 0
+        assert c.stats.throttled_429 == 0 and c.stats.retries == 0
+        assert t.now - t0 >= 60  # the minute limit held the last 100 back
+
+
+def test_without_the_limiter_a_burst_is_throttled_and_recovers_by_backoff(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The 429 storm of the report: 5 workers x 12 requests at one (fake) instant, no client-side limit."""
+    caplog.set_level(logging.WARNING, logger="qbo_ingest")
+    t = FakeTime(start=utc(2026, 11, 27, 12).timestamp())
+    emu = emulator(clock=lambda: datetime.fromtimestamp(t.now, tz=timezone.utc))
+    errors: list[BaseException] = []
+    with running(emu) as srv, client(emu, srv, t, breaker=CircuitBreaker(threshold=50, clock=t.clock)) as c:
+
+        def work() -> None:
+            try:
+                for _ in range(12):
+                    c.company_info()
+            except BaseException as exc:
+                errors.append(exc)
+
+        threads = [threading.Thread(target=work) for _ in range(5)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        counters = emu.counters()
+        stats = c.stats
+    assert errors == []
+    assert counters["throttled"] > 0 and counters["companyinfo"] == 60 + counters["throttled"]
+    assert stats.throttled_429 == counters["throttled"] == stats.retries
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("API Limit: 429")]
+    assert len(lines) == counters["throttled"]
+    print("emulator counters:", counters)
+    print("client stats:", stats)
+    print("\n".join(lines))
