@@ -94,7 +94,8 @@ BLOCKS: dict[str, str] = {
 
 def pipeline_metadata(e: Entity) -> str:
     p = e.pipeline
-    return f"""{HEADER}# {e.name} -> raw.{e.table}: one block run per UTC day, named load_day:{e.block_name('<YYYY-MM-DD>')}.
+    child = f"load_day:{e.block_name('<YYYY-MM-DD>')}"
+    return f"""{HEADER}# {e.name} -> raw.{e.table}: one block run per UTC day, named {child}.
 blocks:
 - all_upstream_blocks_executed: true
   configuration:
@@ -213,8 +214,8 @@ features:
   override_pipeline_settings: false
 """
 
-IO_CONFIG = f"""{HEADER}# The pipelines write through qbo_ingest (Settings.load: Mage secrets first, environment second);
-# this profile is for Mage's own SQL blocks and data browser, with the same variables.
+IO_CONFIG = f"""{HEADER}# The pipelines write through qbo_ingest (Settings.load: Mage secrets first, then the
+# environment); this profile is for Mage's own SQL blocks and data browser, with the same variables.
 version: 0.1.1
 default:
   POSTGRES_CONNECT_TIMEOUT: 10

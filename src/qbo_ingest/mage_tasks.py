@@ -60,9 +60,11 @@ def _route_logs() -> None:
         return
     from qbo_ingest import logs
 
-    logs.setup(stream=_CurrentStdout())
+    logger = logs.setup(stream=_CurrentStdout())
+    for handler in logger.handlers:  # Mage stamps each line with its own time already
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
     # Mage may give the root logger handlers of its own: do not print every line twice.
-    logging.getLogger(logs.LOGGER_NAME).propagate = False
+    logger.propagate = False
     _logging_ready = True
 
 
@@ -209,7 +211,7 @@ def deactivate_once_trigger(summary: Any = None, **kwargs: Any) -> dict[str, Any
         from mage_ai.data_preparation.models.triggers import ScheduleInterval, ScheduleStatus
         from mage_ai.orchestration.db.models.schedules import BlockRun, PipelineRun
 
-        run = PipelineRun.query.get(int(run_id))
+        run = PipelineRun.query.filter(PipelineRun.id == int(run_id)).one_or_none()
         schedule = run.pipeline_schedule if run is not None else None
         if schedule is None:
             result["reason"] = f"pipeline run {run_id} has no trigger"
