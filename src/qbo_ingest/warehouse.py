@@ -192,35 +192,51 @@ def ensure_schema(conn: psycopg.Connection[Any], entities: Iterable[EntityLike] 
     es = _entities(entities)
     created: list[str] = []
     with conn.transaction():
-        if not _missing(conn, es):
+        absent = _absent(conn, es)
+        if not absent:
             return created
-        # Serialise DDL between processes (same lock as the token store): concurrent
-        # CREATE ... IF NOT EXISTS can still collide on the catalogue.
-        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('qbo_ingest.ddl', 0))")
-        if not _schema_exists(conn, RAW_SCHEMA):
-            conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(RAW_SCHEMA)))
-        for e in es:
-            if not _exists(conn, RAW_SCHEMA, e.table):
-                for stmt in _raw_ddl(e):
-                    conn.execute(stmt)
-                created.append(e.qualified_table)
-        absent = [t for t in STATE_TABLES if not _exists(conn, STATE_SCHEMA, t)]
-        for t in absent:
-            if not _exists(conn, STATE_SCHEMA, t):  # state.sql creates ledger and runs at once
-                conn.execute(_state_ddl(t))
-        created += [f"{STATE_SCHEMA}.{t}" for t in absent]
+        me = conn.execute("SELECT current_user").fetchone()
+        try:
+            _create_missing(conn, es, created)
+        except psycopg.errors.InsufficientPrivilege:
+            raise GrantError(
+                str(me[0]) if me else "?",
+                [f"table {t} (does not exist)" for t in absent],
+                ["qbo-ingest db init;"],
+            ) from None
     if created:
         log.info("Warehouse: created %d table(s): %s", len(created), ", ".join(created))
     return created
 
 
-def _missing(conn: psycopg.Connection[Any], es: list[Entity]) -> bool:
-    row = conn.execute(
-        "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+def _create_missing(conn: psycopg.Connection[Any], es: list[Entity], created: list[str]) -> None:
+    # Serialise DDL between processes (same lock as the token store): concurrent
+    # CREATE ... IF NOT EXISTS can still collide on the catalogue.
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('qbo_ingest.ddl', 0))")
+    if not _schema_exists(conn, RAW_SCHEMA):
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(RAW_SCHEMA)))
+    for e in es:
+        if not _exists(conn, RAW_SCHEMA, e.table):
+            for stmt in _raw_ddl(e):
+                conn.execute(stmt)
+            created.append(e.qualified_table)
+    absent = [t for t in STATE_TABLES if not _exists(conn, STATE_SCHEMA, t)]
+    for t in absent:
+        if not _exists(conn, STATE_SCHEMA, t):  # state.sql creates ledger and runs at once
+            conn.execute(_state_ddl(t))
+    created += [f"{STATE_SCHEMA}.{t}" for t in absent]
+
+
+def _absent(conn: psycopg.Connection[Any], es: list[Entity]) -> list[str]:
+    """Qualified names of the raw and state tables that do not exist yet (one catalogue query)."""
+    wanted = [(RAW_SCHEMA, e.table) for e in es] + [(STATE_SCHEMA, t) for t in STATE_TABLES]
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
         "WHERE (n.nspname = %s AND c.relname = ANY(%s)) OR (n.nspname = %s AND c.relname = ANY(%s))",
         (RAW_SCHEMA, [e.table for e in es], STATE_SCHEMA, list(STATE_TABLES)),
-    ).fetchone()
-    return not row or int(row[0]) < len({e.table for e in es}) + len(STATE_TABLES)
+    ).fetchall()
+    have = {(str(a), str(b)) for a, b in rows}
+    return [f"{schema}.{name}" for schema, name in dict.fromkeys(wanted) if (schema, name) not in have]
 
 
 def _state_ddl(table: str) -> str:

@@ -172,6 +172,25 @@ def test_init_db_roles_have_exactly_the_intended_grants(
         assert _denied(c, "SELECT * FROM finance.salaries")
 
 
+def test_loader_cannot_create_a_missing_table_and_is_told_to_run_db_init(
+    pg_url: str, roles: tuple[str, str, str]
+) -> None:
+    loader, analyst, _ = roles
+    wh.init_db(pg_url, loader_role=loader, analyst_role=analyst, entities=["Invoice"])
+    with wh.connect(_as(pg_url, loader)) as c:
+        assert wh.ensure_schema(c, ["Invoice"]) == []
+        with c.transaction():  # inside a caller's transaction only the savepoint is rolled back
+            with pytest.raises(wh.GrantError) as info:
+                wh.ensure_schema(c, ["Invoice", "Bill", "Customer"])
+            assert c.execute("SELECT 1").fetchone() == (1,)
+        assert info.value.user == loader
+        assert info.value.missing == ["table raw.qb_bills (does not exist)",
+                                      "table raw.qb_customers (does not exist)"]
+        assert "qbo-ingest db init" in str(info.value)
+        with pytest.raises(wh.GrantError):
+            wh.check_grants(c, ["Bill"])
+
+
 def test_init_db_rejects_bad_role_names(pg_url: str) -> None:
     with pytest.raises(ValueError, match="loader_role must be a non-empty role name"):
         wh.init_db(pg_url, loader_role=" ")
