@@ -50,3 +50,6 @@ def pg_url(pg_server_url: str) -> Iterator[str]:
     finally:
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+from support import qbo  # noqa: E402,F401  (emulator + engine fixture for every test directory)

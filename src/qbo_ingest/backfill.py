@@ -145,22 +145,19 @@ class Engine:
         """Load the given days of each entity: consecutive days become keyset streams, run in parallel."""
         report = RunReport(run_id=run_id or uuid.uuid4().hex[:12])
         t0 = time.monotonic()
-        jobs: list[tuple[Entity, Span, int | None]] = []
+        jobs: list[tuple[Entity, Span]] = []
         for e, days in plan.items():
             for run in contiguous_runs(days):
                 span_all = Span(tuple(run))
-                count = None
-                if len(run) > 1:
-                    count = self._count(e, span_all.window)
-                for span in split_run(run, count=count, page_size=self.page_size,
-                                      max_streams=self.workers):
-                    jobs.append((e, span, count if len(run) > 1 else None))
+                count = self._planning_count(e, span_all) if len(run) > 1 else None
+                for span in split_run(run, count=count, page_size=self.page_size, max_streams=self.workers):
+                    jobs.append((e, span))
         with wh.connect(self.dsn) as conn:
             wh.run_start(conn, run_id=report.run_id, command=command,
                          entities=[e.name for e in plan], realm_id=self.realm_id)
         try:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo") as pool:
-                futures = [pool.submit(self._stream, e, span, report.run_id) for e, span, _ in jobs]
+                futures = [pool.submit(self._stream, e, span, report.run_id) for e, span in jobs]
                 for fut in as_completed(futures):
                     outcomes, requests = fut.result()
                     report.outcomes.extend(outcomes)
@@ -178,6 +175,16 @@ class Engine:
     @property
     def workers(self) -> int:
         return max(1, min(self.concurrency, MAX_IN_FLIGHT))
+
+    def _planning_count(self, entity: Entity, span: Span) -> int | None:
+        """COUNT(*) over a run of days to decide how many streams it gets; a failure only means one stream
+        (the stream itself will then fail or succeed, and name its days)."""
+        try:
+            return self._count(entity, span.window)
+        except Exception as exc:
+            log.warning("%s %s: planning count failed (%s); fetching as one stream", entity.name, span.label,
+                        redact(str(exc)).splitlines()[0])
+            return None
 
     def _count(self, entity: Entity, window: Window) -> int:
         return int(self.client.count(entity, window.start, window.end))  # type: ignore[attr-defined]

@@ -88,7 +88,8 @@ def _cdc_deletes(engine: Engine, entities: Sequence[Entity], started: datetime, 
             since = _last_check(conn, engine.realm_id, e)
             if since is None:
                 mark = wh.watermark(conn, e, engine.realm_id)
-                since = (mark - OVERLAP) if mark else started - CDC_MAX_AGE
+                # never later than now: a clock-skewed record must not hide deletions made since the load
+                since = min(mark, started) - OVERLAP if mark else started - CDC_MAX_AGE
             if since < started - CDC_MAX_AGE + timedelta(minutes=1):
                 note = (f"{e.name}: last CDC check {since:%Y-%m-%d} is older than QBO's 30-day CDC limit; deletions "
                         f"before {started - CDC_MAX_AGE:%Y-%m-%d} may be missed. Run `qbo-ingest reconcile` for "

@@ -16,10 +16,11 @@ def engine(settings: Settings, *, concurrency: int = 4, page_size: int = 1000, s
     from qbo_ingest.qbo import QboClient
     from qbo_ingest.token_store import PostgresTokenStore
 
+    settings.require_qbo()
     conninfo = dsn or settings.dsn()
     client = QboClient(settings, token_store=PostgresTokenStore(conninfo))
     try:
-        yield Engine(client=client, dsn=conninfo, realm_id=settings.realm_id, page_size=page_size,
+        yield Engine(client=client, dsn=conninfo, realm_id=settings.realm_id or "", page_size=page_size,
                      concurrency=concurrency, source_checks=source_checks, on_day=on_day)
     finally:
         client.close()

@@ -88,9 +88,13 @@ def test_quality_gate_log_lines(qbo, caplog):
         assert eng.backfill([get("Invoice")], "2024-06-01", "2024-06-03").ok
     passed = [r for r in caplog.records if "Validation: Integrity Check Passed" in r.getMessage()]
     alerts = [r for r in caplog.records if "Validation: [ALERT]" in r.getMessage()]
-    assert len(passed) == 2
+    assert sorted(r.getMessage().split()[5] for r in passed) == [
+        "2024-06-01..2024-06-03:",  # the source check: COUNT(*) at QBO vs raw for the run of days
+        "invoice_backfill_2024-06-01:",
+        "invoice_backfill_2024-06-03:",
+    ]
     assert len(alerts) == 1 and alerts[0].levelno == logging.WARNING
-    assert "2024-06-02" in alerts[0].getMessage()
+    assert "invoice_backfill_2024-06-02: 0 records" in alerts[0].getMessage()
 
 
 def test_failed_day_is_named_then_resume_and_retry_failed_finish(qbo, pg_url, caplog):
@@ -106,7 +110,8 @@ def test_failed_day_is_named_then_resume_and_retry_failed_finish(qbo, pg_url, ca
     assert any("invoice_backfill_2024-07-01" in r.getMessage() for r in caplog.records)
     with wh.connect(pg_url) as conn:
         assert {r.status for r in wh.ledger_days(conn, s.realm_id, "Invoice")} == {"failed"}
-    # resume finishes what failed; nothing else is refetched
+    # resume (after the breaker's cool-down) finishes what failed; nothing else is refetched
+    eng.fake_time.advance(60)
     resumed = eng.backfill([get("Invoice")], "2024-07-01", "2024-07-05", resume=True)
     assert resumed.ok and len(resumed.outcomes) == 5
     start, end = _span("2024-07-01", "2024-07-05")

@@ -93,9 +93,10 @@ def test_unreachable_database_is_one_line(pg_url, monkeypatch):
 def test_every_command_has_an_example_and_is_in_the_readme():
     readme = (ROOT / "README.md").read_text()
     runner = CliRunner()
-    names = [c.name for c in app.registered_commands] + ["db init"]
+    names = [c.name or c.callback.__name__.replace("_", "-") for c in app.registered_commands if c.callback]
+    names.append("db init")
+    assert {"backfill", "retry-failed", "status", "sync", "reconcile", "emulator", "auth", "demo"} <= set(names)
     for name in names:
-        assert name
         result = runner.invoke(app, [*name.split(), "--help"])
         assert result.exit_code == 0, name
         assert "Example: qbo-ingest" in result.stdout, name

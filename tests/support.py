@@ -1,4 +1,4 @@
-"""Engine fixtures: an emulator over real HTTP on 127.0.0.1 and settings pointing at it and at a real PostgreSQL."""
+"""Test support shared by every test directory: an emulator over real HTTP on 127.0.0.1 and settings pointing at it and at a real PostgreSQL."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ from qbo_ingest.settings import Settings
 
 def settings_for(emu: Emulator, srv: Any, dsn: str, **extra: str) -> Settings:
     env = {
-        "QBO_CLIENT_ID": emu.config.client_id,
-        "QBO_CLIENT_SECRET": emu.config.client_secret,
+        "QBO_CLIENT_ID": emu.cfg.client_id,
+        "QBO_CLIENT_SECRET": emu.cfg.client_secret,
         "QBO_REFRESH_TOKEN": emu.issue_refresh_token(),
-        "QBO_REALM_ID": emu.config.realm_id,
+        "QBO_REALM_ID": emu.cfg.realm_id,
         "QBO_ENTORNO": "sandbox",
         "QBO_API_BASE_URL": srv.base_url,
         "QBO_TOKEN_URL": srv.token_url,
@@ -30,13 +30,36 @@ def settings_for(emu: Emulator, srv: Any, dsn: str, **extra: str) -> Settings:
     return Settings.load(env=env, use_mage_secrets=False)
 
 
-def make_engine(settings: Settings, dsn: str, *, stack: ExitStack, **kw: Any) -> Engine:
+class FakeTime:
+    """Monotonic clock that only moves when the client sleeps (or a test calls advance): backoff
+    and the breaker's cool-down are exercised without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.slept: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_engine(settings: Settings, dsn: str, *, stack: ExitStack, clock: FakeTime | None = None,
+                **kw: Any) -> Engine:
     from qbo_ingest.qbo import QboClient
     from qbo_ingest.token_store import PostgresTokenStore
 
-    client = QboClient(settings, token_store=PostgresTokenStore(dsn), sleep=lambda s: None)
+    t = clock or FakeTime()
+    client = QboClient(settings, token_store=PostgresTokenStore(dsn), sleep=t.sleep, clock=t)
     stack.callback(client.close)
-    return Engine(client=client, dsn=dsn, realm_id=settings.realm_id or "", **kw)
+    eng = Engine(client=client, dsn=dsn, realm_id=settings.realm_id or "", **kw)
+    eng.fake_time = t  # type: ignore[attr-defined]  # tests move time forward (e.g. past a breaker cool-down)
+    return eng
 
 
 @pytest.fixture
@@ -50,7 +73,7 @@ def qbo(pg_url: str) -> Iterator[Callable[..., tuple[Emulator, Engine, Settings]
             emu = Emulator(EmulatorConfig(**cfg))
             srv = stack.enter_context(serve_in_thread(emu))
             settings = settings_for(emu, srv, pg_url)
-            eng = make_engine(settings, pg_url, stack=stack, **(engine_kw or {}))
+            eng = make_engine(settings, pg_url, stack=stack, clock=FakeTime(), **(engine_kw or {}))
             return emu, eng, settings
 
         yield start
