@@ -1,4 +1,5 @@
-"""Test support shared by every test directory: an emulator over real HTTP on 127.0.0.1 and settings pointing at it and at a real PostgreSQL."""
+"""Test support shared by every test directory: an emulator over real HTTP on 127.0.0.1,
+settings pointing at it and at a real PostgreSQL, and an engine with a fake clock."""
 
 from __future__ import annotations
 
