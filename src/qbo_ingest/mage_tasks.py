@@ -54,9 +54,10 @@ class _CurrentStdout:
 _logging_ready = False
 
 
-def _route_logs() -> None:
+def _route_logs(kwargs: Mapping[str, Any]) -> None:
+    """Send the package's log lines to the block run's log; only inside Mage (it passes `block_uuid`)."""
     global _logging_ready
-    if _logging_ready:
+    if _logging_ready or kwargs.get("block_uuid") is None:
         return
     from qbo_ingest import logs
 
@@ -103,7 +104,7 @@ def plan_days(entity_name: str | None = None, **kwargs: Any) -> list[list[dict[s
     Returns Mage's `[items, metadata]`; `metadata[i]["block_uuid"]` names child i after its day, e.g.
     `invoice_backfill_2025-10-15`. Missing or invalid dates raise `DateRangeError` with one line.
     """
-    _route_logs()
+    _route_logs(kwargs)
     entity = entity_of(entity_name, kwargs)
     windows = daily_windows(kwargs.get("fecha_inicio"), kwargs.get("fecha_fin"))
     if len(windows) > MAX_DAYS_PER_RUN:
@@ -126,7 +127,7 @@ def load_day(item: Mapping[str, Any], engine_factory: Callable[..., Any] | None 
     `runtime.engine(settings, concurrency=1)` — one request in flight per child; Mage runs several
     children at once, bounded by the pipeline's `block_run_limit`).
     """
-    _route_logs()
+    _route_logs(kwargs)
     entity = get(str(item["entity"]))
     day = parse_day(item["day"], name="day")
     label = entity.block_name(day.isoformat())
@@ -167,7 +168,7 @@ def summarize(outputs: Any, **kwargs: Any) -> dict[str, Any]:
     Runs only after every child completed, so it cannot fail a day; days with 0 records are listed
     (the spec's regression alert is already logged per day by the quality gates).
     """
-    _route_logs()
+    _route_logs(kwargs)
     rows = _flatten(outputs)
     days = sorted({str(r["day"]) for r in rows})
     zero = sorted(str(r["day"]) for r in rows if int(r.get("rows_fetched", 0)) == 0)
@@ -199,7 +200,7 @@ def deactivate_once_trigger(summary: Any = None, **kwargs: Any) -> dict[str, Any
     `active` left there would come back). Anything else (a manual run, an API trigger) is left alone.
     A failure to deactivate is logged with the manual step and does not fail the loaded run.
     """
-    _route_logs()
+    _route_logs(kwargs)
     pipeline_uuid = str(kwargs.get("pipeline_uuid") or "")
     run_id = kwargs.get("pipeline_run_id")
     result: dict[str, Any] = {"trigger": kwargs.get("trigger_name"), "deactivated": False, "reason": ""}

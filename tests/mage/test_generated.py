@@ -1,0 +1,189 @@
+"""The committed Mage project is exactly what scripts/gen_mage.py makes from the catalogue, and it is
+a project Mage accepts: 29 pipelines, bounded concurrency, @once triggers in UTC, thin block files."""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import subprocess
+import sys
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qbo_ingest.entities import CATALOGUE
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = ROOT / "mage"
+
+
+def _gen():
+    spec = importlib.util.spec_from_file_location("gen_mage", ROOT / "scripts" / "gen_mage.py")
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_committed_project_matches_the_generator() -> None:
+    drift = _gen().drift(PROJECT)
+    assert drift == [], "mage/ drifted from the catalogue: run `python scripts/gen_mage.py` and commit"
+
+
+def test_check_mode_reports_a_hand_edit(tmp_path: Path) -> None:
+    gen = _gen()
+    assert gen.main(["--target", str(tmp_path / "m")]) == 0
+    assert gen.main(["--check", "--target", str(tmp_path / "m")]) == 0
+    meta = tmp_path / "m/pipelines/qb_invoices_backfill/metadata.yaml"
+    meta.write_text(meta.read_text().replace("block_run_limit: 5", "block_run_limit: 50"))
+    (tmp_path / "m/pipelines/qb_gone_backfill").mkdir()
+    assert gen.drift(tmp_path / "m") == ["pipelines/qb_invoices_backfill/metadata.yaml",
+                                         "pipelines/qb_gone_backfill/ (not in the catalogue)"]
+    assert gen.main(["--check", "--target", str(tmp_path / "m")]) == 1
+
+
+def test_one_pipeline_per_catalogue_entity() -> None:
+    on_disk = {p.name for p in (PROJECT / "pipelines").iterdir() if p.is_dir() and p.name != "__pycache__"}
+    assert on_disk == {e.pipeline for e in CATALOGUE}
+    assert len(on_disk) == 29
+    assert "qb_invoices_backfill" in on_disk and "qb_journal_entries_backfill" in on_disk
+
+
+def _mage_retry_sleeps(retries: int, delay: float, max_delay: float, exponential: bool) -> list[float]:
+    """The sleeps mage_ai.shared.retry makes for a block that always fails (its loop, transcribed)."""
+    sleeps: list[float] = []
+    total, cur, attempt = 0.0, delay, 1
+    while attempt <= retries + 1:
+        attempt += 1
+        if attempt > retries + 1 or total + cur >= max_delay:
+            break
+        sleeps.append(cur)
+        total += cur
+        cur = cur * 2 if exponential else cur
+    return sleeps
+
+
+def test_max_delay_caps_the_accumulated_sleep_as_mage_does() -> None:
+    assert _mage_retry_sleeps(5, 30, 60, True) == [30]  # MAGE.md's example: one retry, not five
+
+
+@pytest.mark.parametrize("entity", CATALOGUE, ids=lambda e: e.pipeline)
+def test_pipeline_shape(entity) -> None:
+    meta = yaml.safe_load((PROJECT / "pipelines" / entity.pipeline / "metadata.yaml").read_text())
+    assert meta["uuid"] == meta["name"] == entity.pipeline
+    assert meta["type"] == "python"
+    assert 1 <= meta["concurrency_config"]["block_run_limit"] <= 10  # QBO: 10 requests in flight
+    blocks = {b["uuid"]: b for b in meta["blocks"]}
+    assert list(blocks) == ["plan_days", "load_day", "summarize", "deactivate_once_trigger"]
+    assert blocks["plan_days"]["configuration"] == {"dynamic": True}
+    assert blocks["load_day"]["upstream_blocks"] == ["plan_days"]
+    assert blocks["load_day"]["configuration"] == {"reduce_output": True}
+    assert blocks["summarize"]["upstream_blocks"] == ["load_day"]
+    assert blocks["deactivate_once_trigger"]["upstream_blocks"] == ["summarize"]
+    # Every configured retry actually happens: max_delay exceeds the sum of the planned sleeps.
+    rc = blocks["load_day"]["retry_config"]
+    assert _mage_retry_sleeps(rc["retries"], rc["delay"], rc["max_delay"], rc["exponential_backoff"]) == \
+        [rc["delay"]] * rc["retries"]
+    assert rc["retries"] >= 1
+    assert all(blocks[b]["retry_config"]["retries"] == 0 for b in ("plan_days", "summarize",
+                                                                   "deactivate_once_trigger"))
+    assert meta["variables"] == {"fecha_inicio": "", "fecha_fin": ""}
+
+
+@pytest.mark.parametrize("entity", CATALOGUE, ids=lambda e: e.pipeline)
+def test_once_trigger_in_utc_inactive_with_quoted_dates(entity) -> None:
+    path = PROJECT / "pipelines" / entity.pipeline / "triggers.yaml"
+    (trig,) = yaml.safe_load(path.read_text())["triggers"]
+    assert trig["name"] == f"{entity.pipeline}_once"
+    assert trig["schedule_type"] == "time"
+    assert trig["schedule_interval"] == "@once"
+    assert trig["status"] == "inactive"
+    # The spec's example: 2026-02-02 04:07:00 UTC = 2026-02-01 23:07:00 America/Guayaquil.
+    assert trig["start_time"] == datetime(2026, 2, 2, 4, 7, tzinfo=timezone.utc)
+    assert trig["start_time"].astimezone(timezone(timedelta(hours=-5))).strftime("%Y-%m-%d %H:%M") == \
+        "2026-02-01 23:07"
+    # Quoted: YAML would otherwise turn them into dates.
+    assert trig["variables"] == {"fecha_inicio": "2025-10-01", "fecha_fin": "2025-10-31"}
+    assert all(isinstance(v, str) for v in trig["variables"].values())
+    assert "fecha_inicio: '2025-10-01'" in path.read_text()
+    date.fromisoformat(trig["variables"]["fecha_inicio"])
+
+
+def test_block_files_only_call_mage_tasks() -> None:
+    files = [*PROJECT.glob("data_loaders/*.py"), *PROJECT.glob("data_exporters/*.py"),
+             *PROJECT.glob("custom/*.py")]
+    files = [f for f in files if f.name != "__init__.py"]
+    assert sorted(f.stem for f in files) == ["deactivate_once_trigger", "load_day", "plan_days", "summarize"]
+    for f in files:
+        tree = ast.parse(f.read_text())
+        funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+        assert [fn.name for fn in funcs] == [f.stem]
+        body = [n for n in funcs[0].body if not isinstance(n, ast.Expr)]  # docstrings aside
+        assert len(body) == 1 and isinstance(body[0], ast.Return), f
+        call = body[0].value
+        assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute), f
+        assert isinstance(call.func.value, ast.Name) and call.func.value.id == "mage_tasks", f
+        assert call.func.attr == f.stem
+
+
+def test_io_config_and_project_files() -> None:
+    io = yaml.safe_load((PROJECT / "io_config.yaml").read_text())["default"]
+    for key in ("POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PORT"):
+        assert io[key] == "{{ env_var('" + key + "') }}"
+    meta = yaml.safe_load((PROJECT / "metadata.yaml").read_text())
+    assert meta["project_uuid"] and meta["help_improve_mage"] is False
+    assert meta["queue_config"]["concurrency"] <= 10
+    ignored = (PROJECT / ".gitignore").read_text().split()
+    for name in ("mage_data/", ".variables/", "logs/", "mage-ai.db", "secrets/"):
+        assert name in ignored
+    assert "/home/src/qbo-ingest" in (PROJECT / "requirements.txt").read_text()
+
+
+LOAD_ALL = """
+import json, os, sys
+os.environ["MAGE_DATABASE_CONNECTION_URL"] = "sqlite:///" + sys.argv[2] + "/mage.db"
+os.environ["MAGE_DATA_DIR"] = sys.argv[2]
+from mage_ai.settings.repo import set_repo_path
+set_repo_path(sys.argv[1])
+from mage_ai.data_preparation.models.pipeline import Pipeline
+from mage_ai.data_preparation.models.triggers import get_triggers_by_pipeline
+out = {}
+for uuid in Pipeline.get_all_pipelines(sys.argv[1]):
+    p = Pipeline.get(uuid, repo_path=sys.argv[1])
+    trig = get_triggers_by_pipeline(uuid)
+    out[uuid] = {
+        "blocks": {b.uuid: [b.type, b.is_dynamic_parent if hasattr(b, "is_dynamic_parent") else None,
+                            (b.configuration or {}).get("reduce_output", False),
+                            os.path.isfile(b.file_path)] for b in p.blocks_by_uuid.values()},
+        "block_run_limit": p.concurrency_config.get("block_run_limit"),
+        "retry": p.blocks_by_uuid["load_day"].retry_config,
+        "triggers": [[t.name, t.schedule_interval, str(t.status), t.start_time.isoformat(),
+                      t.variables] for t in trig],
+    }
+print(json.dumps(out))
+"""
+
+
+@pytest.mark.mage
+def test_mage_loads_every_pipeline_and_trigger(tmp_path: Path) -> None:
+    if importlib.util.find_spec("mage_ai") is None:
+        pytest.skip("mage-ai is not installed in this environment (scripts/test installs it)")
+    proc = subprocess.run([sys.executable, "-c", LOAD_ALL, str(PROJECT), str(tmp_path)], capture_output=True,
+                          text=True, timeout=300, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    data = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert set(data) == {e.pipeline for e in CATALOGUE}
+    for uuid, p in data.items():
+        assert p["blocks"]["plan_days"][0] == "data_loader"
+        assert p["blocks"]["load_day"][0] == "data_exporter"
+        assert p["blocks"]["load_day"][2] is True
+        assert all(b[3] for b in p["blocks"].values()), f"{uuid}: a block file is missing"
+        assert p["block_run_limit"] <= 10
+        assert p["retry"]["retries"] == 1
+        (trig,) = p["triggers"]
+        assert trig[:3] == [f"{uuid}_once", "@once", "inactive"]
+        assert trig[3] == "2026-02-02T04:07:00+00:00"
+        assert trig[4] == {"fecha_inicio": "2025-10-01", "fecha_fin": "2025-10-31"}

@@ -1,0 +1,160 @@
+"""The functions the Mage blocks call, without Mage: planning, one day's outcome, summary, the trigger file."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from qbo_ingest import mage_tasks
+from qbo_ingest.windows import DateRangeError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_plan_days_names_each_child_after_its_day() -> None:
+    items, metadata = mage_tasks.plan_days(pipeline_uuid="qb_invoices_backfill",
+                                           fecha_inicio="2025-10-14", fecha_fin="2025-10-16")
+    assert items == [{"entity": "Invoice", "day": "2025-10-14"}, {"entity": "Invoice", "day": "2025-10-15"},
+                     {"entity": "Invoice", "day": "2025-10-16"}]
+    assert metadata == [{"block_uuid": "invoice_backfill_2025-10-14"},
+                        {"block_uuid": "invoice_backfill_2025-10-15"},
+                        {"block_uuid": "invoice_backfill_2025-10-16"}]
+
+
+def test_plan_days_takes_the_entity_from_the_pipeline_or_a_name() -> None:
+    items, metadata = mage_tasks.plan_days(pipeline_uuid="qb_bill_payments_backfill",
+                                           fecha_inicio="2025-10-01", fecha_fin="2025-10-01")
+    assert metadata == [{"block_uuid": "bill_payment_backfill_2025-10-01"}]
+    items, _ = mage_tasks.plan_days("JournalEntry", fecha_inicio=date(2025, 1, 1), fecha_fin=date(2025, 1, 2))
+    assert [i["entity"] for i in items] == ["JournalEntry", "JournalEntry"]
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({}, "fecha_inicio is missing: give it as YYYY-MM-DD, e.g. fecha_inicio=2025-10-01"),
+    ({"fecha_inicio": "", "fecha_fin": ""},
+     "fecha_inicio is missing: give it as YYYY-MM-DD, e.g. fecha_inicio=2025-10-01"),
+    ({"fecha_inicio": "2025-10-01"}, "fecha_fin is missing: give it as YYYY-MM-DD, e.g. fecha_fin=2025-10-01"),
+    ({"fecha_inicio": "2025-10-32", "fecha_fin": "2025-10-01"},
+     "fecha_inicio='2025-10-32' is not a date in ISO 8601 format YYYY-MM-DD (e.g. 2025-10-01)"),
+    ({"fecha_inicio": "2025-10-05", "fecha_fin": "2025-10-01"},
+     "fecha_fin (2025-10-01) is before fecha_inicio (2025-10-05): swap them"),
+    ({"fecha_inicio": "2020-01-01", "fecha_fin": "2025-01-01"},
+     "1828 days in one Mage run is too many (max 366, one block run per day): split fecha_inicio..fecha_fin "
+     "into several runs, or use `qbo-ingest backfill` for long ranges"),
+])
+def test_plan_days_fails_with_one_clear_line(kwargs: dict, message: str) -> None:
+    with pytest.raises(DateRangeError) as err:
+        mage_tasks.plan_days(pipeline_uuid="qb_invoices_backfill", **kwargs)
+    assert str(err.value) == message
+    assert "\n" not in str(err.value)
+
+
+def test_unknown_pipeline_lists_valid_entities() -> None:
+    with pytest.raises(ValueError, match=r"Unknown entity 'qb_invoces_backfill'\. Valid: Account, Bill"):
+        mage_tasks.plan_days(pipeline_uuid="qb_invoces_backfill", fecha_inicio="2025-10-01",
+                             fecha_fin="2025-10-01")
+
+
+@dataclass
+class Outcome:
+    entity: str
+    day: date
+    status: str
+    rows_fetched: int
+    rows_upserted: int
+    requests: int
+    error: str | None = None
+
+
+class FakeEngine:
+    def __init__(self, outcome: Outcome) -> None:
+        self.outcome = outcome
+        self.calls: list[tuple] = []
+
+    def run_days(self, entity, days, *, run_id=None):
+        self.calls.append((entity.name, list(days), run_id))
+        return [self.outcome]
+
+
+def _factory(engine: FakeEngine):
+    @contextmanager
+    def factory(settings):
+        yield engine
+    return factory
+
+
+@pytest.fixture
+def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k, v in {"QBO_CLIENT_ID": "cid", "QBO_CLIENT_SECRET": "sec", "QBO_REALM_ID": "123",
+                 "QBO_API_BASE_URL": "http://127.0.0.1:9", "QBO_DATABASE_URL": "postgresql://x@127.0.0.1/db"}.items():
+        monkeypatch.setenv(k, v)
+
+
+def test_load_day_runs_exactly_its_day_and_returns_counts(settings_env: None) -> None:
+    eng = FakeEngine(Outcome("Invoice", date(2025, 10, 15), "succeeded", 12, 12, 1))
+    out = mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng),
+                              pipeline_uuid="qb_invoices_backfill", pipeline_run_id=7)
+    assert eng.calls == [("Invoice", [date(2025, 10, 15)], "mage-qb_invoices_backfill-7")]
+    assert out == {"block": "invoice_backfill_2025-10-15", "entity": "Invoice", "day": "2025-10-15",
+                   "status": "succeeded", "rows_fetched": 12, "rows_upserted": 12, "requests": 1}
+
+
+def test_load_day_raises_naming_the_day_when_it_failed(settings_env: None) -> None:
+    eng = FakeEngine(Outcome("Invoice", date(2025, 10, 15), "failed", 0, 0, 7,
+                             "RetriesExhausted: QBO query failed after 6 retries"))
+    with pytest.raises(mage_tasks.DayFailedError) as err:
+        mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng))
+    assert str(err.value) == (
+        "invoice_backfill_2025-10-15 failed: RetriesExhausted: QBO query failed after 6 retries. Fix the "
+        "cause, then retry this day alone with 'Retry incomplete blocks' on this run")
+
+
+def test_summarize_adds_up_the_days_and_lists_empty_ones(caplog: pytest.LogCaptureFixture) -> None:
+    outputs = [
+        {"entity": "Invoice", "day": "2025-10-02", "rows_fetched": 0, "rows_upserted": 0, "requests": 1},
+        [{"entity": "Invoice", "day": "2025-10-01", "rows_fetched": 5, "rows_upserted": 5, "requests": 1}],
+    ]
+    with caplog.at_level(logging.INFO, logger="qbo_ingest"):
+        out = mage_tasks.summarize(outputs, pipeline_uuid="qb_invoices_backfill")
+    assert out == {"entity": "Invoice", "days": 2, "first_day": "2025-10-01", "last_day": "2025-10-02",
+                   "rows_fetched": 5, "rows_upserted": 5, "requests": 2, "zero_days": ["2025-10-02"]}
+    assert ("Summary: Invoice 2025-10-01..2025-10-02: 2 day(s) succeeded, rows_fetched=5 rows_upserted=5 "
+            "requests=2, 1 day(s) with 0 records: 2025-10-02") in caplog.messages
+
+
+def test_deactivate_without_a_pipeline_run_does_nothing() -> None:
+    assert mage_tasks.deactivate_once_trigger({}, pipeline_uuid="qb_invoices_backfill") == {
+        "trigger": None, "deactivated": False, "reason": "not a triggered run (no pipeline_run_id)"}
+
+
+def test_trigger_yaml_edit_keeps_comments_and_layout(tmp_path: Path) -> None:
+    generated = (ROOT / "mage/pipelines/qb_invoices_backfill/triggers.yaml").read_text()
+    path = tmp_path / "triggers.yaml"
+    path.write_text(generated.replace("status: inactive", "status: active"))
+    assert mage_tasks.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is True
+    assert path.read_text() == generated  # byte for byte: only the value changed
+    assert mage_tasks.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is False
+    assert mage_tasks.set_trigger_inactive_in_yaml(path, "another") is False
+
+
+def test_trigger_yaml_edit_on_the_file_mage_rewrote(tmp_path: Path) -> None:
+    # What Mage writes when a trigger is enabled in the UI (yaml.safe_dump, keys sorted).
+    path = tmp_path / "triggers.yaml"
+    path.write_text(yaml.safe_dump({"triggers": [
+        {"name": "other", "schedule_interval": "@daily", "schedule_type": "time", "status": "active",
+         "start_time": "2026-01-01 00:00:00+00:00"},
+        {"envs": [], "name": "qb_invoices_backfill_once", "schedule_interval": "@once", "schedule_type": "time",
+         "start_time": "2026-02-02 04:07:00+00:00", "status": "active",
+         "variables": {"fecha_fin": "2025-10-31", "fecha_inicio": "2025-10-01"}},
+    ]}))
+    assert mage_tasks.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is True
+    data = {t["name"]: t for t in yaml.safe_load(path.read_text())["triggers"]}
+    assert data["qb_invoices_backfill_once"]["status"] == "inactive"
+    assert data["other"]["status"] == "active"
+    assert data["qb_invoices_backfill_once"]["variables"]["fecha_inicio"] == "2025-10-01"
