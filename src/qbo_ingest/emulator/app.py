@@ -141,9 +141,9 @@ def build_app(emu: Emulator) -> ASGIApp:
         page = result[q.start - 1: q.start - 1 + q.max_results]
         if not page:
             return {"QueryResponse": {}, "time": now_str()}
-        rows = emu.store.page_json(q.entity, page)  # serialized directly: the hot path
+        objs = emu.store.page_json(q.entity, page)  # serialized directly: the hot path
         emu.after_page(q.entity, result)
-        return (f'{{"QueryResponse":{{"{q.entity}":{rows},"startPosition":{q.start},"maxResults":{len(page)}}},'
+        return (f'{{"QueryResponse":{{"{q.entity}":{objs},"startPosition":{q.start},"maxResults":{len(page)}}},'
                 f'"time":"{now_str()}"}}').encode()
 
     def query_kind(text: str) -> tuple[str, Query | QueryError]:

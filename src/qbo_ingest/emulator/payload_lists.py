@@ -49,7 +49,7 @@ def budget(b: Builder, rec: Rec, rng: random.Random) -> Json:
                            "AccountRef": acc})
     return {"Name": name, "StartDate": f"{year}-01-01", "EndDate": f"{year}-12-31",
             "BudgetType": "ProfitAndLoss", "BudgetEntryType": "Monthly", "Active": rec.active,
-            "BudgetDetail": detail}
+            "BudgetDetail": detail or None}
 
 
 def _simple(kind: str, sub_key: str | None = None) -> Callable[[Builder, Rec, random.Random], Json]:

@@ -96,7 +96,7 @@ def payment(b: Builder, rec: Rec, rng: random.Random) -> Json:
     lines = [{"Amount": amount, "LinkedTxn": [{"TxnId": inv, "TxnType": "Invoice"}]}] if inv else []
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "CustomerRef": b.ref("Customer", rng),
             "DepositToAccountRef": b.account_ref("Undeposited Funds"), "TotalAmt": amount,
-            "UnappliedAmt": 0 if lines else amount, "ProcessPayment": False, "Line": lines,
+            "UnappliedAmt": 0 if lines else amount, "ProcessPayment": False, "Line": lines or None,
             "PaymentMethodRef": b.ref("PaymentMethod", rng), "PaymentRefNum": str(ri(rng, 1000, 99999))}
 
 
@@ -132,7 +132,7 @@ def bill_payment(b: Builder, rec: Rec, rng: random.Random) -> Json:
             "PayType": "Check", "TotalAmt": amount, "DocNumber": str(ri(rng, 1, 9999)),
             "CheckPayment": {"BankAccountRef": b.account_ref("Checking"), "PrintStatus": "NotSet"},
             "APAccountRef": b.account_ref("Accounts Payable (A/P)"),
-            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": linked, "TxnType": "Bill"}]}] if linked else []}
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": linked, "TxnType": "Bill"}]}] if linked else None}
 
 
 def vendor_credit(b: Builder, rec: Rec, rng: random.Random) -> Json:

@@ -210,20 +210,20 @@ class Builder:
         rng = self.rng(entity, rec.id)
         obj = self.header(rec)
         obj.update(self._builders[entity](self, rec, rng))
-        return {k: v for k, v in obj.items() if v is not None and v != [] and v != ""}
+        return {k: v for k, v in obj.items() if v is not None}  # builders give None, never [] or ""
 
     def build(self, entity: str, rec: Rec) -> Json:
         """The record as a JSON-ready dict (a fresh object each call)."""
         obj = self._obj(entity, rec)
         for k, v in obj.items():
-            if type(v) is Raw:
+            if isinstance(v, Raw):
                 obj[k] = json.loads(v)
         return obj
 
     def build_json(self, entity: str, rec: Rec) -> str:
         """The record serialized: same content as `build`, several times faster."""
         obj = self._obj(entity, rec)
-        raws = [(k, v) for k, v in obj.items() if type(v) is Raw]
+        raws = [(k, v) for k, v in obj.items() if isinstance(v, Raw)]
         if not raws:
             return _dumps(obj)
         for k, _ in raws:
