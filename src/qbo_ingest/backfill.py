@@ -16,6 +16,7 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 
+from qbo_ingest import faultpoints
 from qbo_ingest import warehouse as wh
 from qbo_ingest.entities import Entity
 from qbo_ingest.planning import Span, contiguous_runs, split_run
@@ -150,6 +151,7 @@ class Engine:
             for run in contiguous_runs(days):
                 span_all = Span(tuple(run))
                 count = self._planning_count(e, span_all) if len(run) > 1 else None
+                report.requests += 1 if len(run) > 1 else 0
                 for span in split_run(run, count=count, page_size=self.page_size, max_streams=self.workers):
                     jobs.append((e, span))
         with wh.connect(self.dsn) as conn:
@@ -198,6 +200,7 @@ class Engine:
         lg = log.getChild(entity.snake)
         with wh.connect(self.dsn) as conn:
             wh.ledger_begin(conn, self.realm_id, entity.name, list(span.days), run_id=run_id)
+            faultpoints.hit("ledger_begin")
 
             def close_until(limit: date | None, *, error: str | None = None) -> None:
                 while open_days and (limit is None or open_days[0] < limit):
@@ -217,6 +220,7 @@ class Engine:
                     tgt.intuit_tid = page.intuit_tid or tgt.intuit_tid
                     if not records:
                         continue
+                    faultpoints.hit("fetch")
                     res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number)
                     for d, (fetched, upserted) in res.by_day.items():
                         st = stats.get(d)
@@ -247,6 +251,7 @@ class Engine:
                 status, error = "failed", str(exc)
         else:
             status = "failed"
+        faultpoints.hit("ledger_finish")
         wh.ledger_finish(conn, self.realm_id, entity.name, d, status=status,  # type: ignore[arg-type]
                          rows_fetched=st.rows_fetched, rows_upserted=st.rows_upserted, pages=st.pages,
                          requests=st.requests, retries=st.retries, error=error, intuit_tid=st.intuit_tid,

@@ -17,6 +17,8 @@ from qbo_ingest.settings import Settings
 from qbo_ingest.windows import daily_windows, parse_day
 
 console = Console(stderr=False, highlight=False)
+if not console.is_terminal:  # piped or captured: don't squeeze tables into 80 columns
+    console = Console(stderr=False, highlight=False, width=150)
 
 
 def _settings(settings: Settings | None) -> Settings:

@@ -1,0 +1,27 @@
+"""The README's first command: `qbo-ingest demo` on an embedded PostgreSQL and the emulator."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import psycopg
+
+from qbo_ingest import demo, embedded_db
+from qbo_ingest.emulator import Emulator, EmulatorConfig
+from qbo_ingest.entities import get
+from qbo_ingest.windows import day_window
+
+
+def test_demo_loads_every_entity_and_prints_status(tmp_path, capsys):
+    assert demo.run(fecha_inicio="2026-11-01", fecha_fin="2026-11-10", data_dir=str(tmp_path / "pg"))
+    out = capsys.readouterr().out
+    assert "ledger by entity" in out and "connection URL: postgresql://" in out
+    server = embedded_db.start(tmp_path / "pg")
+    # same seed and profile as the demo: the emulator's ground truth
+    emu = Emulator(EmulatorConfig(seed=1, profile="demo", data_end=demo.DEMO_DATA_END))
+    start, end = day_window(date(2026, 11, 1)).start, day_window(date(2026, 11, 10)).end
+    with psycopg.connect(embedded_db.url_of(server)) as conn:
+        for name in demo.DEMO_ENTITIES:
+            table = get(name).qualified_table
+            got = {r[0]: r[1] for r in conn.execute(f"SELECT id, last_updated_at FROM {table}")}
+            assert got == emu.truth(name, start, end), name
