@@ -28,6 +28,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from qbo_ingest import entities as catalogue
+from qbo_ingest import faultpoints
 from qbo_ingest.entities import Entity
 from qbo_ingest.ledger import (
     LedgerRow,
@@ -392,6 +393,7 @@ SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
                     cp.write_row(row)
             cur.execute(stmt, {"realm": realm_id, "page": page_number})
             upserted_by_day = {d: int(n) for d, n in cur.fetchall()}
+            faultpoints.hit("upsert")  # test seam: a crash here must leave no partial page
     by_day = {d: (n, upserted_by_day.get(d, 0)) for d, n in sorted(fetched_by_day.items())}
     return UpsertResult(len(records), sum(upserted_by_day.values()), by_day)
 
