@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import email.utils
 import logging
+import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -25,6 +26,7 @@ from .entities import Entity
 from .errors import (
     AuthError,
     CircuitOpenError,
+    ConfigError,
     FatalApiError,
     QboError,
     RetriesExhausted,
@@ -44,6 +46,8 @@ MAX_PAGE = 1000
 CDC_MAX_DAYS = 30
 RETRY_AFTER_CAP_S = 300.0
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+RETRY_BASE_ENV = "QBO_RETRY_BASE_SECONDS"  # first backoff wait; then x2 each retry (default 2: 2, 4 .. 64 s)
+DEFAULT_RETRY_BASE_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -97,6 +101,21 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
+def retry_base_from_env(environ: Mapping[str, str] | None = None) -> float:
+    """The first backoff wait in seconds: env `QBO_RETRY_BASE_SECONDS` (spec troubleshooting: raise it
+    when `API Limit: 429` is frequent), else 2. Waits are base, 2x, 4x .. 32x (2, 4 .. 64 s by default)."""
+    raw = (os.environ if environ is None else environ).get(RETRY_BASE_ENV, "").strip()
+    if not raw:
+        return DEFAULT_RETRY_BASE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 300:
+        raise ConfigError(f"{RETRY_BASE_ENV}={raw!r} is invalid: give seconds between 0 and 300, e.g. 2")
+    return value
+
+
 def parse_fault(data: Any) -> tuple[str, str, str] | None:
     """(type, code, text) of a Fault in either shape (`Fault/Error/Message` or `fault/error/message`)."""
     if not isinstance(data, dict):
@@ -136,6 +155,7 @@ class QboClient:
         breaker: CircuitBreaker | None = None,
         timeout: float = 30.0,
         max_retries: int = 6,
+        retry_base_s: float | None = None,
         logger: logging.Logger | None = None,
         oauth: OAuthSession | None = None,
     ) -> None:
@@ -144,6 +164,7 @@ class QboClient:
         self.realm_id: str = settings.realm_id
         self.base_url = settings.api_base_url.rstrip("/")
         self.max_retries = max_retries
+        self.retry_base_s = retry_base_s if retry_base_s is not None else retry_base_from_env()
         self._store = token_store
         self._seed = settings.refresh_token.get_secret_value() if settings.refresh_token else None
         self._sleep = sleep
@@ -367,7 +388,8 @@ class QboClient:
         params = {**params, "minorversion": MINOR_VERSION}
         call = _Call()
         what = f"{kind} ({context})" if context else kind
-        backoff = wait_exponential(multiplier=2, exp_base=2, max=64)
+        base = self.retry_base_s
+        backoff = wait_exponential(multiplier=base, exp_base=2, max=base * 2 ** (self.max_retries - 1))
 
         def wait(state: RetryCallState) -> float:
             base = float(backoff(state))
