@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,6 +62,14 @@ def qbo_env(pg_url: str) -> Iterator[QboEnv]:
         yield QboEnv(emu, env)
 
 
+def child_env(env: dict[str, str], drop: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment without QBO/Postgres/Mage settings, plus `env`, with src/ importable."""
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "POSTGRES_", "MAGE_")) and k not in drop}
+    full.update({k: v for k, v in env.items() if k not in drop})
+    full["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), full.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    return full
+
+
 def run_mage(project: Path, data_dir: Path, *, env: dict[str, str], pipeline: str = "qb_invoices_backfill",
              variables: dict[str, Any] | None = None, once_trigger: bool = False,
              retry_incomplete: int | None = None, fast_sleep: bool = True,
@@ -78,14 +87,14 @@ def run_mage(project: Path, data_dir: Path, *, env: dict[str, str], pipeline: st
         cmd += ["--retry-incomplete", str(retry_incomplete)]
     if fast_sleep:
         cmd.append("--fast-sleep")
-    full_env = {k: v for k, v in os.environ.items()
-                if not k.startswith(("QBO_", "POSTGRES_", "MAGE_")) and k not in drop_env}
-    full_env.update({k: v for k, v in env.items() if k not in drop_env})
-    full_env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), full_env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    full_env = child_env(env, drop_env)
+    t0 = time.monotonic()
     proc = subprocess.run(cmd, env=full_env, cwd=str(data_dir), capture_output=True, text=True, timeout=timeout)
+    wall = time.monotonic() - t0
     if proc.returncode != 0 or not out.is_file():
         raise AssertionError(f"mage runner failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-6000:]}")
     result: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    result["wall_seconds"] = round(wall, 3)
     result["stdout"] = proc.stdout
     result["stderr"] = proc.stderr
     return result
@@ -97,3 +106,9 @@ def mage_run() -> Any:
     if not mage_installed():
         pytest.skip("mage-ai is not installed in this environment (scripts/test installs it)")
     return run_mage
+
+
+@pytest.fixture
+def subprocess_env() -> Any:
+    """`subprocess_env(env)`: an environment for a child process with exactly these QBO settings."""
+    return child_env
