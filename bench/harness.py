@@ -1,0 +1,162 @@
+"""What every benchmark needs: an embedded PostgreSQL, the QBO emulator in a separate process,
+settings pointing at both, and a one-line description of the machine.
+
+The emulator runs in its own process (multiprocessing "spawn") so its CPU does not share the
+engine's GIL: on QBO the server's work is someone else's machine.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from qbo_ingest.settings import Settings
+
+
+def machine() -> str:
+    mem = psutil.virtual_memory().total / 2**30
+    return (f"{os.cpu_count()} cores, {mem:.1f} GiB RAM, {platform.system()} {platform.machine()}, "
+            f"python {sys.version.split()[0]}")
+
+
+# ------------------------------------------------------------------------------------- PostgreSQL
+@contextmanager
+def postgres() -> Iterator[str]:
+    """An embedded PostgreSQL in a temp dir (or `QBO_TEST_DATABASE_URL`); yields the server URL."""
+    given = os.environ.get("QBO_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    from qbo_ingest import embedded_db
+
+    tmp = Path(tempfile.mkdtemp(prefix="qbo-bench-pg-"))
+    server = embedded_db.start(tmp / "pgdata", cleanup="delete")
+    try:
+        yield embedded_db.url_of(server)
+    finally:
+        if hasattr(server, "cleanup"):
+            server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def with_dbname(url: str, dbname: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def fresh_database(server_url: str, prefix: str = "bench") -> str:
+    """A new empty database on the server; returns its connection string."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return with_dbname(server_url, name)
+
+
+# -------------------------------------------------------------------------------------- emulator
+@dataclass(frozen=True)
+class EmulatorInfo:
+    base_url: str
+    token_url: str
+    authorize_url: str
+    revoke_url: str
+    realm_id: str
+    client_id: str
+    client_secret: str
+    refresh_token: str
+    pid: int
+
+    def env(self, dsn: str) -> dict[str, str]:
+        return {
+            "QBO_CLIENT_ID": self.client_id,
+            "QBO_CLIENT_SECRET": self.client_secret,
+            "QBO_REFRESH_TOKEN": self.refresh_token,
+            "QBO_REALM_ID": self.realm_id,
+            "QBO_ENTORNO": "sandbox",
+            "QBO_API_BASE_URL": self.base_url,
+            "QBO_TOKEN_URL": self.token_url,
+            "QBO_AUTHORIZE_URL": self.authorize_url,
+            "QBO_REVOKE_URL": self.revoke_url,
+            "QBO_DATABASE_URL": dsn,
+        }
+
+    def settings(self, dsn: str) -> Settings:
+        return Settings.load(env=self.env(dsn), use_mage_secrets=False)
+
+    def counters(self) -> dict[str, int]:
+        return dict(httpx.get(f"{self.base_url}/admin/counters", timeout=30).json())
+
+    def reset_counters(self) -> None:
+        httpx.post(f"{self.base_url}/admin/reset-counters", timeout=30).raise_for_status()
+
+    def truth_count(self, entity: str, start: str, end: str) -> int:
+        r = httpx.get(f"{self.base_url}/admin/truth", params={"entity": entity, "start": start, "end": end},
+                      timeout=300)
+        r.raise_for_status()
+        return int(r.json()["count"])
+
+    def cpu_seconds(self) -> float:
+        t = psutil.Process(self.pid).cpu_times()
+        return float(t.user + t.system)
+
+
+def _serve(conn: Any, config: dict[str, Any]) -> None:
+    from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
+
+    emu = Emulator(EmulatorConfig(**config))
+    srv = serve_in_thread(emu)
+    cfg = emu.cfg
+    conn.send(EmulatorInfo(srv.base_url, srv.token_url, srv.authorize_url, srv.revoke_url, cfg.realm_id,
+                           cfg.client_id, cfg.client_secret, emu.issue_refresh_token(), os.getpid()))
+    conn.recv()  # wait for "stop"
+    srv.stop()
+
+
+@contextmanager
+def emulator_process(**config: Any) -> Iterator[EmulatorInfo]:
+    """The emulator (`EmulatorConfig(**config)`) served from a separate process on 127.0.0.1."""
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    proc = ctx.Process(target=_serve, args=(child, config), daemon=True)
+    proc.start()
+    try:
+        info = parent.recv()
+        yield info
+    finally:
+        with suppress(OSError):
+            parent.send("stop")
+        proc.join(10)
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(5)
+
+
+def day_counts(start: str, end: str, **config: Any) -> dict[str, int]:
+    """Records per day the emulator's volume model gives (before edits move some of them)."""
+    from datetime import date, timedelta
+
+    from qbo_ingest.emulator.config import EmulatorConfig, Volumes
+
+    entity = config.pop("entity")
+    vol = Volumes(EmulatorConfig(**config))
+    d, last = date.fromisoformat(start), date.fromisoformat(end)
+    out: dict[str, int] = {}
+    while d <= last:
+        out[d.isoformat()] = vol.count(entity, vol.index(d))
+        d += timedelta(days=1)
+    return out
