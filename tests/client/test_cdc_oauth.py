@@ -40,7 +40,7 @@ def test_cdc_refuses_more_than_30_days_and_unsupported_entities_without_a_reques
     transport = httpx.MockTransport(lambda r: pytest.fail(f"no request expected: {r.url}"))
     from .fakes import settings
 
-    with QboClient(settings(QBO_REFRESH_TOKEN="x" * 10), MemoryTokenStore(), transport=transport,
+    with QboClient(settings(QBO_REFRESH_TOKEN="CANARY-unused-refresh"), MemoryTokenStore(), transport=transport,
                    wall_clock=t.clock, limiter=NoLimit()) as c:
         from datetime import datetime, timezone
 
