@@ -161,8 +161,7 @@ concurrency_config:
   # <= QBO's 10 requests in flight per realm: each running day holds one.
   block_run_limit: {BLOCK_RUN_LIMIT}
   pipeline_run_limit: 1
-description: Backfill of QBO {e.name} into raw.{e.table}, one dynamic child per UTC day. Runtime variables
-  fecha_inicio and fecha_fin (YYYY-MM-DD, inclusive) come from the trigger.
+description: QBO {e.name} -> raw.{e.table}, one block run per UTC day from fecha_inicio to fecha_fin
 executor_type: local_python
 name: {p}
 run_pipeline_in_one_process: false
@@ -233,7 +232,7 @@ REQUIREMENTS = f"""{HEADER}# The Mage image (mageai/mageai:0.9.80) pip-installs 
 /home/src/qbo-ingest
 """
 
-# Mage's project template .gitignore (0.9.80).
+# Mage's project template .gitignore (0.9.80), plus the .ssh_tunnel file `mage start` writes.
 GITIGNORE = """.DS_Store
 .file_versions
 .gitkeep
@@ -241,6 +240,7 @@ GITIGNORE = """.DS_Store
 .logs/
 .mage_temp_profiles
 .preferences.yaml
+.ssh_tunnel
 .variables/
 __pycache__/
 docker-compose.override.yml
