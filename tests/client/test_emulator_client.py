@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -190,3 +191,32 @@ def test_without_the_limiter_a_burst_is_throttled_and_recovers_by_backoff(
     print("emulator counters:", counters)
     print("client stats:", stats)
     print("\n".join(lines))
+
+
+def test_real_time_workers_behind_the_default_limiter_never_hit_the_emulator_throttle() -> None:
+    """Real clocks on both sides: 4 workers x 15 requests at QBO's 10/s take > 5 s and get no 429."""
+    emu = emulator()
+    limiter = RateLimiter()
+    errors: list[BaseException] = []
+    with running(emu) as srv, client(emu, srv, limiter=limiter) as c:
+        c.company_info()
+        emu.reset_counters()
+
+        def work() -> None:
+            try:
+                for _ in range(15):
+                    c.company_info()
+            except BaseException as exc:
+                errors.append(exc)
+
+        start = time.monotonic()
+        threads = [threading.Thread(target=work) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join()
+        elapsed = time.monotonic() - start
+        counters = emu.counters()
+    assert errors == []
+    assert counters["companyinfo"] == 60 and counters["throttled"] == 0
+    assert elapsed >= 5.0
