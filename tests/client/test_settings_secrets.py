@@ -134,3 +134,24 @@ def test_no_secret_reaches_logs_errors_or_tracebacks(caplog: pytest.LogCaptureFi
         for canary in canaries:
             assert canary not in text
         assert "CANARY-access" not in text and "CANARY-refresh" not in text
+
+
+def test_inside_mage_get_secret_value_is_asked_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import types
+
+    asked: list[str] = []
+
+    def get_secret_value(name: str) -> str | None:  # Mage's API: None (with a warning) when missing
+        asked.append(name)
+        return {"QBO_REALM_ID": "4242"}.get(name)
+
+    mod = types.ModuleType("mage_ai.data_preparation.shared.secrets")
+    mod.get_secret_value = get_secret_value  # type: ignore[attr-defined]
+    for name in ("mage_ai", "mage_ai.data_preparation", "mage_ai.data_preparation.shared"):
+        monkeypatch.setitem(sys.modules, name, types.ModuleType(name))
+    monkeypatch.setitem(sys.modules, "mage_ai.data_preparation.shared.secrets", mod)
+    s = Settings.load(env=FULL)
+    assert s.realm_id == "4242" and s.client_id == "cid"
+    assert "QBO_CLIENT_SECRET" in asked
+    assert Settings.load(env=FULL, use_mage_secrets=False).realm_id == "123"
