@@ -38,8 +38,16 @@ BATCH_MAX = 30
 TRANSPORTS: dict[tuple[str, int], asyncio.Transport] = {}
 
 
-class _Reset(Exception):
-    pass
+async def _reset_connection(scope: Scope) -> None:
+    """Abort the TCP connection with an RST (SO_LINGER 0), as a dropped upstream would."""
+    client = scope.get("client")
+    transport = TRANSPORTS.get((client[0], client[1])) if client else None
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    await asyncio.sleep(0.01)  # let the server see the connection is gone before anything is written
 
 
 def _tid() -> str:
@@ -63,17 +71,7 @@ class _IntuitTid:
                 message["headers"] = [*message["headers"], (b"intuit_tid", _tid().encode())]
             await send(message)
 
-        try:
-            await self.app(scope, receive, send_with_tid)
-        except _Reset:
-            client = scope.get("client")
-            transport = TRANSPORTS.get((client[0], client[1])) if client else None
-            if transport is not None:
-                sock = transport.get_extra_info("socket")
-                if sock is not None:
-                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                transport.abort()
-            await asyncio.sleep(0)
+        await self.app(scope, receive, send_with_tid)
 
 
 def build_app(emu: Emulator) -> ASGIApp:
@@ -115,7 +113,8 @@ def build_app(emu: Emulator) -> ASGIApp:
                 emu.revoke_all_access_tokens()
                 return R.unauthorized(now_str(), "Token revoked")
             if k == "reset":
-                raise _Reset()
+                await _reset_connection(request.scope)
+                return Response(b"", status_code=502)  # written nowhere: the connection is gone
             if k == "slow":
                 await asyncio.sleep(fault.seconds)
         body, status = await run_in_threadpool(work)

@@ -22,6 +22,9 @@ class _Protocol(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if self.client:
             TRANSPORTS[(self.client[0], self.client[1])] = transport
 
@@ -37,7 +40,9 @@ class RunningServer:
     def __init__(self, emu: Emulator, host: str = "127.0.0.1", port: int = 0, log_level: str = "warning") -> None:
         self.emulator = emu
         self.host = host
-        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # proto=IPPROTO_TCP matters: asyncio only turns Nagle off (TCP_NODELAY) for such sockets,
+        # and without it every small response waits ~40 ms for a delayed ACK.
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
