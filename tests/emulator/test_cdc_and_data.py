@@ -221,3 +221,52 @@ def test_fast_serializer_matches_objects_for_every_entity() -> None:
             for key, value in obj.items():
                 if key.endswith(("Ref", "Addr")) or key in ("CurrencyRef", "BillEmail", "TxnTaxDetail"):
                     assert isinstance(value, dict), (ent.name, key, value)
+
+
+@pytest.mark.parametrize("entity", ["Invoice", "Customer", "Payment"])
+def test_truth_equals_full_paged_query_with_updates_and_deletes(make_api: Factory, entity: str) -> None:
+    api = make_api(profile="sparse", seed=21, data_end=date(2023, 4, 30))
+    start, end = "2023-02-01T00:00:00Z", "2023-03-01T00:00:00Z"
+    active = " AND Active IN (true, false)" if entity == "Customer" else ""
+    rows = api.all_pages(f"WHERE MetaData.LastUpdatedTime >= '{start}' AND MetaData.LastUpdatedTime < '{end}'"
+                         + active, entity, size=137)
+    truth = api.emu.truth(entity, datetime(2023, 2, 1, tzinfo=UTC), datetime(2023, 3, 1, tzinfo=UTC))
+    assert {r["Id"]: datetime.fromisoformat(r["MetaData"]["LastUpdatedTime"]) for r in rows} == truth
+    assert len(rows) == len(truth) and truth
+    if entity != "Customer":
+        assert any(r["SyncToken"] != "0" for r in rows)  # some were edited after creation
+        assert not set(api.emu.deleted(entity)) & set(truth)
+
+
+def test_serve_forever_prints_what_a_client_needs() -> None:
+    import subprocess
+    import sys
+
+    import httpx
+
+    code = "from qbo_ingest.emulator import serve_forever; serve_forever(port=0, seed=3, profile='demo')"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                            text=True)
+    try:
+        lines = {}
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if ":" in line and line.startswith("  "):
+                key, _, value = line.strip().partition(":")
+                lines[key.strip()] = value.strip()
+            if line.startswith("Press Ctrl+C"):
+                break
+        assert set(lines) >= {"API base URL", "token URL", "realm id", "client id", "client secret", "refresh token"}
+        for _ in range(100):
+            try:
+                r = httpx.post(lines["token URL"], auth=(lines["client id"], lines["client secret"]),
+                               data={"grant_type": "refresh_token", "refresh_token": lines["refresh token"]})
+                break
+            except httpx.ConnectError:
+                import time
+
+                time.sleep(0.05)
+        assert r.status_code == 200 and r.json()["access_token"]
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -81,7 +81,12 @@ def parse_instant(text: str) -> float:
         d = datetime.fromisoformat(day)
         if clock is None:
             return d.replace(tzinfo=PACIFIC).timestamp()
-        t = time.fromisoformat(clock if clock.count(":") == 2 else clock + ":00")
+        if clock.count(":") == 1:
+            clock += ":00"
+        if "." in clock:  # Python 3.10 only parses 3 or 6 fraction digits
+            whole, frac = clock.split(".")
+            clock = f"{whole}.{(frac + '000000')[:6]}"
+        t = time.fromisoformat(clock)
         dt = datetime.combine(d.date(), t)
         if offset is None:
             return dt.replace(tzinfo=PACIFIC).timestamp()
