@@ -13,6 +13,7 @@ import platform
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -81,11 +82,11 @@ class EmulatorInfo:
     refresh_token: str
     pid: int
 
-    def env(self, dsn: str) -> dict[str, str]:
+    def env(self, dsn: str, *, refresh_token: str | None = None) -> dict[str, str]:
         return {
             "QBO_CLIENT_ID": self.client_id,
             "QBO_CLIENT_SECRET": self.client_secret,
-            "QBO_REFRESH_TOKEN": self.refresh_token,
+            "QBO_REFRESH_TOKEN": refresh_token or self.refresh_token,
             "QBO_REALM_ID": self.realm_id,
             "QBO_ENTORNO": "sandbox",
             "QBO_API_BASE_URL": self.base_url,
@@ -96,7 +97,11 @@ class EmulatorInfo:
         }
 
     def settings(self, dsn: str) -> Settings:
-        return Settings.load(env=self.env(dsn), use_mage_secrets=False)
+        return Settings.load(env=self.env(dsn, refresh_token=self.new_refresh_token()), use_mage_secrets=False)
+
+    def new_refresh_token(self) -> str:
+        """A fresh refresh token (each fresh database's token store needs its own: tokens rotate)."""
+        return str(httpx.get(f"{self.base_url}/admin/refresh-token", timeout=30).json()["refresh_token"])
 
     def counters(self) -> dict[str, int]:
         return dict(httpx.get(f"{self.base_url}/admin/counters", timeout=30).json())
@@ -160,3 +165,70 @@ def day_counts(start: str, end: str, **config: Any) -> dict[str, int]:
         out[d.isoformat()] = vol.count(entity, vol.index(d))
         d += timedelta(days=1)
     return out
+
+
+# ------------------------------------------------------------------------------------------- CPU
+def postmaster_pid(dsn: str) -> int:
+    """The PID of the PostgreSQL server behind `dsn` (the parent of our backend)."""
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute("SELECT pg_backend_pid()").fetchone()
+    assert row is not None
+    parent = psutil.Process(int(row[0])).parent()
+    assert parent is not None
+    return int(parent.pid)
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of a process, its live children and the children it has reaped."""
+    p = psutil.Process(pid)
+    t = p.cpu_times()
+    total = t.user + t.system + t.children_user + t.children_system
+    for c in p.children(recursive=True):
+        try:
+            ct = c.cpu_times()
+            total += ct.user + ct.system
+        except psutil.NoSuchProcess:
+            continue
+    return float(total)
+
+
+def busy_cpu() -> float:
+    """CPU seconds the whole machine spent not idle (every process, ours and others)."""
+    t = psutil.cpu_times()
+    return float(sum(t) - t.idle - getattr(t, "iowait", 0.0))
+
+
+class CpuMeter:
+    """CPU seconds between start() and stop() of: this process, the emulator, PostgreSQL, the machine."""
+
+    def __init__(self, *, emulator_pid: int | None = None, pg_dsn: str | None = None) -> None:
+        self.pids = {"engine": os.getpid()}
+        if emulator_pid:
+            self.pids["emulator"] = emulator_pid
+        if pg_dsn:
+            self.pids["postgres"] = postmaster_pid(pg_dsn)
+        self.used: dict[str, float] = {}
+        self._t0: dict[str, float] = {}
+
+    def _now(self) -> dict[str, float]:
+        out = {name: tree_cpu(pid) for name, pid in self.pids.items()}
+        out["machine"] = busy_cpu()
+        out["wall"] = time.monotonic()
+        return out
+
+    def start(self) -> None:
+        self._t0 = self._now()
+
+    def stop(self) -> dict[str, float]:
+        t1 = self._now()
+        self.used = {k: t1[k] - self._t0[k] for k in t1}
+        ours = sum(v for k, v in self.used.items() if k not in ("machine", "wall"))
+        self.used["others"] = max(0.0, self.used["machine"] - ours)
+        return self.used
+
+    def line(self) -> str:
+        u = self.used
+        parts = [f"{k} {u[k]:.1f}" for k in ("engine", "emulator", "postgres") if k in u]
+        cap = (os.cpu_count() or 1) * u["wall"]
+        return (f"CPU seconds: {', '.join(parts)}; other processes on the machine {u['others']:.1f}; "
+                f"machine busy {u['machine']:.1f} of {cap:.0f} ({u['machine'] / cap:.0%})")
