@@ -203,32 +203,37 @@ class Builder:
 
     # ---- the object ------------------------------------------------------------------------
     def header(self, rec: Rec) -> Json:
+        meta = f'{{"CreateTime":"{pacific(rec.ct)}","LastUpdatedTime":"{pacific(rec.lut)}"}}'
         return {"Id": str(rec.id), "SyncToken": str(rec.sync), "domain": "QBO", "sparse": False,
-                "MetaData": {"CreateTime": pacific(rec.ct), "LastUpdatedTime": pacific(rec.lut)}}
+                "MetaData": Raw(meta)}
 
     def _obj(self, entity: str, rec: Rec) -> Json:
-        rng = self.rng(entity, rec.id)
+        """Header plus fields; values may be None (dropped) or `Raw` (pre-serialized)."""
         obj = self.header(rec)
-        obj.update(self._builders[entity](self, rec, rng))
-        return {k: v for k, v in obj.items() if v is not None}  # builders give None, never [] or ""
+        obj.update(self._builders[entity](self, rec, self.rng(entity, rec.id)))
+        return obj
 
     def build(self, entity: str, rec: Rec) -> Json:
         """The record as a JSON-ready dict (a fresh object each call)."""
-        obj = self._obj(entity, rec)
-        for k, v in obj.items():
-            if isinstance(v, Raw):
-                obj[k] = json.loads(v)
-        return obj
+        out: Json = {}
+        for k, v in self._obj(entity, rec).items():
+            if v is not None:
+                out[k] = json.loads(v) if isinstance(v, Raw) else v
+        return out
 
     def build_json(self, entity: str, rec: Rec) -> str:
         """The record serialized: same content as `build`, several times faster."""
-        obj = self._obj(entity, rec)
-        raws = [(k, v) for k, v in obj.items() if isinstance(v, Raw)]
-        if not raws:
-            return _dumps(obj)
-        for k, _ in raws:
-            del obj[k]
-        return _dumps(obj)[:-1] + "".join(f',"{k}":{v}' for k, v in raws) + "}"
+        plain: Json = {}
+        tail = ""
+        for k, v in self._obj(entity, rec).items():
+            if v is None:
+                continue
+            t = v.__class__
+            if t is Raw or t is RawRef:
+                tail += ',"' + k + '":' + v
+            else:
+                plain[k] = v
+        return _dumps(plain)[:-1] + tail + "}"
 
     def page_json(self, entity: str, recs: Iterable[Rec]) -> str:
         return "[" + ",".join([self.build_json(entity, r) for r in recs]) + "]"
