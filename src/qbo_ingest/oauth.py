@@ -73,6 +73,7 @@ class OAuthSession:
         self._lock = threading.Lock()
         secret = _secret(client_secret)
         register_secret(secret)
+        self._secret = secret
         self._client = OAuth2Client(
             client_id=client_id,
             client_secret=secret,
@@ -120,10 +121,20 @@ class OAuthSession:
         return str(url)
 
     def revoke(self, token: str) -> None:
+        """Revoke a refresh (or access) token at Intuit, e.g. when an app is disconnected."""
         if not self.revoke_url:
             raise AuthError("no revoke URL configured", next_step="set QBO_REVOKE_URL")
+        # Intuit's revoke endpoint takes JSON {"token": ...} with HTTP Basic client auth (its own SDKs
+        # send it so); Authlib's RFC 7009 helper would send a form body.
         with self._lock:
-            resp = self._client.revoke_token(self.revoke_url, token=token)
+            try:
+                resp = self._client.request(
+                    "POST", self.revoke_url, json={"token": token}, auth=(self.client_id, self._secret),
+                    headers={"Accept": "application/json"}, withhold_token=True,
+                )
+            except httpx.HTTPError as exc:
+                raise RetryableError(f"QBO revoke endpoint failed: {type(exc).__name__}",
+                                     kind="connection") from None
         if resp.status_code >= 400:
             raise AuthError(
                 "token revocation failed", status=resp.status_code,

@@ -83,3 +83,16 @@ def test_invalid_client_says_which_settings_to_check() -> None:
         _session(handler).refresh("CANARY-r1")
     assert "invalid_client" in str(err.value) and "QBO_CLIENT_SECRET" in str(err.value)
     assert "intuit_tid=tid-9" in str(err.value)
+
+
+def test_revoke_kills_the_refresh_token_at_the_emulator() -> None:
+    emu = emulator()
+    with running(emu) as srv:
+        session = OAuthSession(emu.cfg.client_id, emu.cfg.client_secret, token_url=srv.token_url,
+                               revoke_url=srv.revoke_url)
+        rt = emu.issue_refresh_token()
+        session.revoke(rt)
+        assert emu.counters()["revoke"] == 1
+        with pytest.raises(AuthError, match="invalid_grant"):
+            session.refresh(rt)
+        session.close()
