@@ -116,7 +116,10 @@ def build_app(emu: Emulator) -> ASGIApp:
                 await _reset_connection(request.scope)
                 return Response(b"", status_code=502)  # written nowhere: the connection is gone
             if k == "slow":
-                await asyncio.sleep(fault.seconds)
+                try:
+                    await asyncio.sleep(fault.seconds)
+                except asyncio.CancelledError:  # server shutting down while the client waits
+                    return R.server_error(503, now_str())
         body, status = await run_in_threadpool(work)
         if isinstance(body, Response):
             return body

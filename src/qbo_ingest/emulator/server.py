@@ -47,7 +47,7 @@ class RunningServer:
         self._sock.bind((host, port))
         self.port: int = self._sock.getsockname()[1]
         config = uvicorn.Config(build_app(emu), log_level=log_level, access_log=False, http=_Protocol,
-                                lifespan="off", timeout_keep_alive=30, ws="none")
+                                lifespan="off", timeout_keep_alive=30, ws="none", timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
