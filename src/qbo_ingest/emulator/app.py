@@ -35,13 +35,13 @@ BATCH_MAX = 30
 
 # Transports by client address, filled by the server's protocol class so a "reset" fault can abort
 # the TCP connection (ASGI itself has no way to do that).
-TRANSPORTS: dict[tuple[str, int], asyncio.Transport] = {}
+TRANSPORTS: dict[tuple[str, int, int], asyncio.Transport] = {}  # (client host, client port, server port)
 
 
 async def _reset_connection(scope: Scope) -> None:
     """Abort the TCP connection with an RST (SO_LINGER 0), as a dropped upstream would."""
-    client = scope.get("client")
-    transport = TRANSPORTS.get((client[0], client[1])) if client else None
+    client, server = scope.get("client"), scope.get("server")
+    transport = TRANSPORTS.get((client[0], client[1], server[1])) if client and server else None
     if transport is not None:
         sock = transport.get_extra_info("socket")
         if sock is not None:

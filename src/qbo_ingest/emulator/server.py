@@ -25,12 +25,12 @@ class _Protocol(H11Protocol):
         sock = transport.get_extra_info("socket")
         if sock is not None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.client:
-            TRANSPORTS[(self.client[0], self.client[1])] = transport
+        if self.client and self.server:
+            TRANSPORTS[(self.client[0], self.client[1], int(self.server[1] or 0))] = transport
 
     def connection_lost(self, exc: Exception | None) -> None:
-        if self.client:
-            TRANSPORTS.pop((self.client[0], self.client[1]), None)
+        if self.client and self.server:
+            TRANSPORTS.pop((self.client[0], self.client[1], int(self.server[1] or 0)), None)
         super().connection_lost(exc)
 
 
