@@ -196,3 +196,14 @@ def test_serve_in_thread_urls(make_api: Factory) -> None:
     assert srv.token_url == srv.base_url + "/oauth2/v1/tokens/bearer"
     assert srv.authorize_url == srv.base_url + "/connect/oauth2"
     assert srv.revoke_url == srv.base_url + "/v2/oauth2/tokens/revoke"
+
+
+def test_40_batch_requests_per_minute(make_api: Factory, clock: FakeClock) -> None:
+    api = make_api(throttle=True)
+    body = {"BatchItemRequest": [{"bId": "1", "Query": COUNT}]}
+    codes = []
+    for _ in range(41):
+        codes.append(api.http.post(f"/v3/company/{api.realm}/batch", json=body, headers=api.headers).status_code)
+        clock.advance(0.5)
+    assert codes == [200] * 40 + [429]
+    assert api.query(COUNT).status_code == 200  # plain queries still have quota

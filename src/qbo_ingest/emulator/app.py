@@ -96,7 +96,7 @@ def build_app(emu: Emulator) -> ASGIApp:
                 return R.unauthorized(now_str())
             if realm != cfg.realm_id:
                 return R.forbidden_realm(now_str(), str(realm), cfg.realm_id)
-            if cfg.throttle and not emu.throttle.admit(cfg.realm_id):
+            if cfg.throttle and not emu.throttle.admit(cfg.realm_id, batch=kind == "batch"):
                 emu.bump("throttled")
                 return R.throttled(now_str(), cfg.retry_after)
         fault = emu.faults.pick(kind, numbers)

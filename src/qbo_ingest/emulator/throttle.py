@@ -1,4 +1,4 @@
-"""Per-realm request limits as Intuit enforces them: 500 per minute and 10 per second."""
+"""Per-realm request limits as Intuit enforces them: 500/minute, 10/second, 40 batch requests/minute."""
 
 from __future__ import annotations
 
@@ -10,30 +10,39 @@ from collections.abc import Callable
 class Throttle:
     """Sliding windows over accepted requests; a throttled request does not use up quota."""
 
-    def __init__(self, now: Callable[[], float], *, per_minute: int = 500, per_second: int = 10) -> None:
+    def __init__(self, now: Callable[[], float], *, per_minute: int = 500, per_second: int = 10,
+                 batch_per_minute: int = 40) -> None:
         self.now = now
         self.per_minute = per_minute
         self.per_second = per_second
+        self.batch_per_minute = batch_per_minute
+        self._batch: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
         self._minute: dict[str, deque[float]] = {}
         self._second: dict[str, deque[float]] = {}
 
-    def admit(self, realm: str) -> bool:
+    def admit(self, realm: str, *, batch: bool = False) -> bool:
+        """Take one request from the realm's quota (batch requests also have 40 per minute)."""
         t = self.now()
         with self._lock:
             minute = self._minute.setdefault(realm, deque())
             second = self._second.setdefault(realm, deque())
-            while minute and minute[0] <= t - 60:
-                minute.popleft()
-            while second and second[0] <= t - 1:
-                second.popleft()
+            batches = self._batch.setdefault(realm, deque())
+            for q, span in ((minute, 60), (second, 1), (batches, 60)):
+                while q and q[0] <= t - span:
+                    q.popleft()
             if len(minute) >= self.per_minute or len(second) >= self.per_second:
+                return False
+            if batch and len(batches) >= self.batch_per_minute:
                 return False
             minute.append(t)
             second.append(t)
+            if batch:
+                batches.append(t)
             return True
 
     def reset(self) -> None:
         with self._lock:
             self._minute.clear()
             self._second.clear()
+            self._batch.clear()
