@@ -270,3 +270,22 @@ def test_serve_forever_prints_what_a_client_needs() -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_same_data_across_processes() -> None:
+    """Seeds use blake2b, not Python's per-process salted hash()."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import hashlib, json; from qbo_ingest.emulator import Emulator, EmulatorConfig; "
+            "e = Emulator(EmulatorConfig(seed=5, profile='sparse')); "
+            "q = e.parse(\"SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime >= '2024-02-01T00:00:00Z' "
+            "AND MetaData.LastUpdatedTime < '2024-02-03T00:00:00Z'\"); "
+            "print(hashlib.sha256(e.builder.page_json('Invoice', e.store.select(q)).encode()).hexdigest())")
+    digests = {
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                       env={**os.environ, "PYTHONHASHSEED": hs}).stdout.strip()
+        for hs in ("1", "2")
+    }
+    assert len(digests) == 1 and len(digests.pop()) == 64
