@@ -37,7 +37,9 @@ def test_ten_threads_rotating_every_refresh_get_no_invalid_grant(pg_url: str) ->
         def run(i: int) -> None:
             try:
                 with QboClient(s, store, limiter=NoLimit()) as c:
-                    deadline = time.monotonic() + 4
+                    c.company_info()
+                    done[i] += 1
+                    deadline = time.monotonic() + 4  # from the first answer: robust to a slow start
                     while time.monotonic() < deadline:
                         c.company_info()
                         done[i] += 1

@@ -120,7 +120,7 @@ def test_limiter_is_shared_by_threads_in_real_time() -> None:
     assert len(stamps) == 80
     for i in range(len(stamps) - 20):
         assert stamps[i + 20] - stamps[i] >= 0.99
-    assert 3.0 <= time.monotonic() - start < 8.0
+    assert 3.0 <= time.monotonic() - start < 15.0
 
 
 def test_client_waits_on_the_limiter_for_each_attempt() -> None:
