@@ -257,9 +257,13 @@ class PostgresTokenStore(_RotatingStore):
             if self._ready:
                 return
             with self._connect() as conn:
-                # Serialise DDL: concurrent CREATE SCHEMA IF NOT EXISTS can still collide.
-                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('qbo_ingest.ddl', 0))")
-                conn.execute(DDL)
+                # A least-privilege loader may not CREATE (PostgreSQL checks the privilege before
+                # IF NOT EXISTS), so send no DDL when `db init` already made the table.
+                row = conn.execute("SELECT to_regclass('qbo_ingest.oauth_tokens')").fetchone()
+                if row is None or row[0] is None:
+                    # Serialise DDL: concurrent CREATE SCHEMA IF NOT EXISTS can still collide.
+                    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('qbo_ingest.ddl', 0))")
+                    conn.execute(DDL)
             self._ready = True
 
     @staticmethod

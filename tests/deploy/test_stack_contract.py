@@ -120,12 +120,6 @@ def test_init_service_command_creates_schema_and_roles(
         wh.check_grants(conn)  # Mage's identity can load every entity
 
 
-@pytest.mark.xfail(
-    raises=psycopg.errors.InsufficientPrivilege, strict=False,
-    reason="token_store.PostgresTokenStore.ensure_schema sends CREATE SCHEMA/TABLE on every use, which the "
-    "least-privilege loader may not do; fix: skip the DDL when qbo_ingest.oauth_tokens exists (db init "
-    "creates it). With that DDL skipped this test passes.",
-)
 def test_demo_profile_seed_then_backfill_as_the_loader(
     pg_url: str, dotenv: dict[str, str], loader_cleanup: None
 ) -> None:
