@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -112,3 +116,54 @@ def mage_run() -> Any:
 def subprocess_env() -> Any:
     """`subprocess_env(env)`: an environment for a child process with exactly these QBO settings."""
     return child_env
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def start_mage_server(project: Path, data_dir: Path, tmp_path: Path,
+                      env: dict[str, str] | None = None) -> Iterator[str]:
+    """`mage start` (web server + scheduler) on a free loopback port; yields its base URL."""
+    port = free_port()
+    mage_env = {"MAGE_DATA_DIR": str(data_dir), "MAGE_DATABASE_CONNECTION_URL": f"sqlite:///{data_dir}/mage.db",
+                "REQUIRE_USER_AUTHENTICATION": "0", **(env or {})}
+    mage = Path(sys.executable).with_name("mage")
+    log = (tmp_path / "mage-server.log").open("w")
+    proc = subprocess.Popen([str(mage), "start", str(project), "--host", "127.0.0.1", "--port", str(port)],
+                            env=child_env(mage_env), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status", timeout=5) as r:  # noqa: S310 - loopback
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("mage start did not come up:\n"
+                                     + (tmp_path / "mage-server.log").read_text()[-4000:])
+            time.sleep(1)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)  # the server and the scheduler it started
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def mage_server() -> Any:
+    """`with mage_server(project, data_dir, tmp_path, env) as base_url:` the real `mage start`."""
+    if not mage_installed():
+        pytest.skip("mage-ai is not installed in this environment (scripts/test installs it)")
+    return start_mage_server

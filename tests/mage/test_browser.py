@@ -3,16 +3,8 @@ pipelines list and a run page. Screenshots are kept under artifacts/ (git-ignore
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
 import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -42,49 +34,7 @@ def chromium(url: str, *, profile: Path, screenshot: Path | None = None) -> str:
     return proc.stdout
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def mage_server(project: Path, data_dir: Path, tmp_path: Path, subprocess_env) -> Iterator[str]:
-    """`mage start` (web server + scheduler) on a free loopback port; yields its base URL."""
-    port = free_port()
-    mage_env = {"MAGE_DATA_DIR": str(data_dir), "MAGE_DATABASE_CONNECTION_URL": f"sqlite:///{data_dir}/mage.db",
-                "REQUIRE_USER_AUTHENTICATION": "0"}
-    mage = Path(sys.executable).with_name("mage")
-    log = (tmp_path / "mage-server.log").open("w")
-    proc = subprocess.Popen([str(mage), "start", str(project), "--host", "127.0.0.1", "--port", str(port)],
-                            env=subprocess_env(mage_env), cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
-                            start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status", timeout=5) as r:  # noqa: S310 - loopback
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError("mage start did not come up:\n"
-                                     + (tmp_path / "mage-server.log").read_text()[-4000:])
-            time.sleep(1)
-        yield base
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)  # the server and the scheduler it started
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
-        log.close()
-
-
-def test_pipelines_list_and_a_run_page_in_chromium(project_copy, qbo_env, mage_run, subprocess_env,
+def test_pipelines_list_and_a_run_page_in_chromium(project_copy, qbo_env, mage_run, mage_server,
                                                     tmp_path: Path) -> None:
     if not CHROMIUM.is_file():
         pytest.skip("headless Chromium not found at /usr/bin/chromium: apt-get install -y chromium")
@@ -95,7 +45,7 @@ def test_pipelines_list_and_a_run_page_in_chromium(project_copy, qbo_env, mage_r
                    variables={"fecha_inicio": "2025-10-01", "fecha_fin": "2025-10-03"})
     assert res["status"] == "completed"
     ARTIFACTS.mkdir(exist_ok=True)
-    with mage_server(project_copy, data_dir, tmp_path, subprocess_env) as base, \
+    with mage_server(project_copy, data_dir, tmp_path) as base, \
             tempfile.TemporaryDirectory(prefix="chromium-") as profile:
         dom = chromium(f"{base}/pipelines", profile=Path(profile))
         missing = [e.pipeline for e in CATALOGUE if e.pipeline not in dom]

@@ -49,7 +49,8 @@ def test_30_days_every_block_run_completes_and_raw_equals_truth(project_copy, qb
     res = mage_run(project_copy, tmp_path / "mage_data", env=qbo_env.env, once_trigger=True,
                    variables={"fecha_inicio": START.isoformat(), "fecha_fin": END.isoformat()})
     print(f"\n30-day Mage run of qb_invoices_backfill: {res['seconds']:.2f} s in the executor "
-          f"({len(res['block_runs'])} block runs), {res['wall_seconds']:.1f} s with Mage's start-up")
+          f"({len(res['block_runs'])} block runs), {res['wall_seconds']:.1f} s with Mage's start-up, "
+          f"QBO requests: {qbo_env.emu.counters()}")
     assert res["status"] == "completed", res["error"] or res["stderr"][-3000:]
     # `load_day` itself is the controller block run Mage adds for the dynamic children.
     expected = {"plan_days", "load_day", "summarize", "deactivate_once_trigger"}
@@ -133,7 +134,8 @@ def test_same_30_days_through_the_cli_for_comparison(qbo_env, pg_url, subprocess
                           capture_output=True, text=True, timeout=300, cwd=tmp_path)
     seconds = time.monotonic() - t0
     assert proc.returncode == 0, proc.stderr[-3000:]
-    print(f"\n30-day CLI backfill of Invoice: {seconds:.1f} s (process start-up included)")
+    print(f"\n30-day CLI backfill of Invoice: {seconds:.1f} s (process start-up included), "
+          f"QBO requests: {qbo_env.emu.counters()}")
     assert raw_invoices(pg_url) == qbo_env.emu.truth("Invoice", utc(START), utc(END + timedelta(days=1)))
 
 
