@@ -138,7 +138,9 @@ class Store:
         if lo is not None or hi is not None:
             first_full = max(0, self._day_of(lo)) if lo is not None else 0
             last_full = min(nd - 1, self._day_of(hi)) if hi is not None else nd - 1
-            first_moved = max(0, first_full - int(2 * self.max_lag // DAY) - 2)
+            # edits land at most max_lag after creation; deletes at most max_lag after the last edit
+            lag = (2 if by_change else 1) * self.max_lag
+            first_moved = max(0, first_full - int(lag // DAY) - 2)
         elif ct_lo is not None or ct_hi is not None:
             first_full = max(0, self._day_of(ct_lo)) if ct_lo is not None else 0
             last_full = min(nd - 1, self._day_of(ct_hi)) if ct_hi is not None else nd - 1
@@ -180,8 +182,13 @@ class Store:
         rec_preds = [_rec_pred(c) for c in q.conditions if c.field in _REC_FIELDS]
         payload_conds = [c for c in q.conditions if c.field not in _REC_FIELDS]
         active_default = BY_NAME[q.entity].needs_active_filter and not q.has_condition("Active")
+        ids = _ids_wanted(q.conditions)
+        if ids is not None:  # the Id encodes its creation day: no scan needed
+            cands: Iterable[Rec] = [r for r in (self.get(q.entity, i) for i in sorted(ids)) if r is not None]
+        else:
+            cands = self.candidates(q.entity, lo, hi, by_change=False, ct_lo=ct_lo, ct_hi=ct_hi)
         out = [
-            r for r in self.candidates(q.entity, lo, hi, by_change=False, ct_lo=ct_lo, ct_hi=ct_hi)
+            r for r in cands
             if r.deleted is None and (r.active or not active_default) and all(p(r) for p in rec_preds)
         ]
         payloads: dict[int, dict[str, Any]] = {}
@@ -225,6 +232,17 @@ def _bounds(conds: tuple[Condition, ...], field: str) -> tuple[float | None, flo
             v = max(vals)
             hi = v if hi is None else min(hi, v)
     return lo, hi
+
+
+def _ids_wanted(conds: tuple[Condition, ...]) -> set[int] | None:
+    """The Ids an `Id = x` / `Id IN (...)` condition allows (None: no such condition)."""
+    wanted: set[int] | None = None
+    for c in conds:
+        if c.field == "Id" and c.op in ("=", "IN"):
+            vals = c.value if c.op == "IN" else (c.value,)
+            ids = {i for i in (_as_int(v) for v in vals) if i is not None and i > 0}
+            wanted = ids if wanted is None else wanted & ids
+    return wanted
 
 
 def _cmp(op: str, a: Any, b: Any) -> bool:
