@@ -18,12 +18,14 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from qbo_ingest.entities import Entity, get
 from qbo_ingest.windows import DateRangeError, daily_windows, parse_day
+
+if TYPE_CHECKING:
+    from qbo_ingest.settings import Settings
 
 log = logging.getLogger("qbo_ingest.mage")
 
@@ -82,7 +84,7 @@ def _mage_secret(name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def load_settings() -> Any:
+def load_settings() -> Settings:
     """Settings for a block: Mage secrets first, environment second (the spec's secrets table)."""
     from qbo_ingest.settings import Settings
 
@@ -92,7 +94,8 @@ def load_settings() -> Any:
 # ---------------------------------------------------------------------------------------- the blocks
 def entity_of(entity_name: str | None = None, kwargs: Mapping[str, Any] | None = None) -> Entity:
     """The catalogue entity of this run: given by name, else from the pipeline uuid (`qb_invoices_backfill`)."""
-    name = entity_name or (kwargs or {}).get("entity") or (kwargs or {}).get("pipeline_uuid")
+    # Deliberately not a runtime variable: a trigger must not load another entity into this pipeline.
+    name = entity_name or (kwargs or {}).get("pipeline_uuid")
     if not name:
         raise ValueError("no entity: pass entity_name or run the block inside a qb_<entity>_backfill pipeline")
     return get(str(name))
@@ -304,7 +307,3 @@ def _flatten(outputs: Any) -> list[dict[str, Any]]:
 
     walk(outputs)
     return out
-
-
-def days_of(outputs: Any) -> list[date]:
-    return sorted(date.fromisoformat(str(r["day"])) for r in _flatten(outputs))
