@@ -226,8 +226,8 @@ default:
   POSTGRES_PORT: "{{{{ env_var('POSTGRES_PORT') }}}}"
 """
 
-REQUIREMENTS = f"""{HEADER}# Mage's stock image (/app/run_app.sh) pip-installs this file before it starts Mage. The project's
-# image (deploy/mage.Dockerfile) already has qbo-ingest installed from /home/src/qbo-ingest and runs
+REQUIREMENTS = f"""{HEADER}# Mage's stock image (/app/run_app.sh) pip-installs this file before it starts Mage.
+# The project's image (deploy/mage.Dockerfile) already has qbo-ingest installed from /home/src/qbo-ingest and runs
 # `mage start` directly, so there this line changes nothing. With a stock mageai/mageai:0.9.80
 # image, mount the repository root at /home/src/qbo-ingest.
 /home/src/qbo-ingest
