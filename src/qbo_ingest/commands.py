@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from rich.console import Console
@@ -21,6 +21,11 @@ if not console.is_terminal:  # piped or captured: don't squeeze tables into 80 c
     console = Console(stderr=False, highlight=False, width=150)
 
 
+def _today() -> date:
+    """Today in UTC: a fecha_inicio after it is a typo (there is nothing to load yet)."""
+    return datetime.now(timezone.utc).date()
+
+
 def _settings(settings: Settings | None) -> Settings:
     return settings or Settings.load()
 
@@ -29,7 +34,7 @@ def backfill(entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object
              concurrency: int = 4, progress: bool = True, settings: Settings | None = None) -> RunReport:
     from qbo_ingest import runtime
 
-    n_days = len(daily_windows(fecha_inicio, fecha_fin))  # validate before touching anything
+    n_days = len(daily_windows(fecha_inicio, fecha_fin, today=_today()))  # validate before touching anything
     s = _settings(settings)
     with _progress(progress, total=n_days * len(entities)) as on_day, \
             runtime.engine(s, concurrency=concurrency, on_day=on_day) as eng:
@@ -201,7 +206,7 @@ def reconcile(entities: Sequence[Entity], fecha_inicio: object, fecha_fin: objec
     from qbo_ingest import reconcile as rec
     from qbo_ingest import runtime
 
-    daily_windows(fecha_inicio, fecha_fin)
+    daily_windows(fecha_inicio, fecha_fin, today=_today())
     s = _settings(settings)
     with runtime.engine(s) as eng:
         rep = rec.reconcile(eng.client, eng.dsn, eng.realm_id, list(entities), fecha_inicio, fecha_fin)
