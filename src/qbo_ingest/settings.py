@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
-from psycopg.conninfo import make_conninfo
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from .errors import ConfigError
@@ -165,7 +166,15 @@ class Settings(BaseModel):
     def dsn(self) -> str:
         """Connection string for psycopg; `QBO_DATABASE_URL` wins. Contains the password: never print it."""
         if self.database_url is not None:
-            return self.database_url.get_secret_value()
+            url = self.database_url.get_secret_value()
+            try:
+                conninfo_to_dict(url)
+            except psycopg.ProgrammingError:  # the message may quote the password: not shown
+                raise SettingsError(
+                    "QBO_DATABASE_URL is invalid: give postgresql://USER:PASSWORD@HOST:5432/DB "
+                    "(or a 'host=... dbname=...' conninfo)"
+                ) from None
+            return url
         missing = [
             n for n, v in (("POSTGRES_HOST", self.postgres_host), ("POSTGRES_USER", self.postgres_user))
             if not v
