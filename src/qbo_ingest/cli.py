@@ -19,6 +19,7 @@ app.add_typer(db_app, name="db")
 T = TypeVar("T")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _fail(msg: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -43,6 +44,8 @@ def _main(log_format: str = typer.Option("human", "--log-format", help="human or
           log_level: str = typer.Option("INFO", "--log-level")) -> None:
     if log_format not in ("human", "json"):
         raise _fail(f"--log-format={log_format!r} is invalid: use human or json")
+    if log_level.upper() not in LOG_LEVELS:
+        raise _fail(f"--log-level={log_level!r} is invalid: use one of {', '.join(LOG_LEVELS)}")
     logs.setup(fmt=log_format, level=log_level)
 
 
