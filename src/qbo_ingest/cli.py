@@ -3,6 +3,7 @@ become one clean line on stderr and a non-zero exit."""
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from typing import Any, Optional, TypeVar
@@ -20,6 +21,7 @@ T = TypeVar("T")
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # a plain PostgreSQL identifier
 
 
 def _fail(msg: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -160,6 +162,9 @@ def db_init(
     """
     from qbo_ingest import commands
 
+    for option, role in (("--loader-role", loader_role), ("--analyst-role", analyst_role)):
+        if not ROLE_NAME.fullmatch(role):
+            raise _fail(f"{option}={role!r} is invalid: use letters, digits and _ (max 63), e.g. qbo_loader")
     _guard(lambda: commands.db_init(loader_role=loader_role, analyst_role=analyst_role))
 
 
