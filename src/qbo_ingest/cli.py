@@ -216,11 +216,23 @@ def demo(
 
 
 def main() -> None:
+    """The console entry point. Usage errors (unknown option, value out of range, missing option) are one
+    line too, like every other error, instead of click's usage box."""
+    import click
+
     try:
-        app()
-    except KeyboardInterrupt:
+        rv = app(standalone_mode=False)
+    except click.UsageError as exc:
+        cmd = exc.ctx.command_path if exc.ctx is not None else "qbo-ingest"
+        typer.echo(f"error: {exc.format_message()} (see: {cmd} --help)", err=True)
+        sys.exit(EXIT_USAGE)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except (KeyboardInterrupt, click.exceptions.Abort):
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    sys.exit(rv if isinstance(rv, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
