@@ -70,6 +70,9 @@ class OAuthSession:
         self._wall_clock = wall_clock
         self._sleep = sleep
         self._attempts = attempts
+        from .qbo import retry_base_from_env  # the API's backoff base scales the token endpoint's too
+
+        self._wait_base = retry_base_from_env() / 2  # default 1: waits 1, 2, 4 (max 8) s
         self._lock = threading.Lock()
         secret = _secret(client_secret)
         register_secret(secret)
@@ -148,7 +151,7 @@ class OAuthSession:
     def _grant(self, what: str, call: Callable[[], Any], *, fallback_refresh: str | None = None) -> TokenSet:
         retrying = Retrying(
             stop=stop_after_attempt(self._attempts),
-            wait=wait_exponential(multiplier=1, min=1, max=8),
+            wait=wait_exponential(multiplier=self._wait_base, min=self._wait_base, max=8 * self._wait_base),
             retry=retry_if_exception_type(RetryableError),
             sleep=self._sleep,
             reraise=True,
