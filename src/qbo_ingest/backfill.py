@@ -97,6 +97,7 @@ class Engine:
                  resume: bool = False, run_id: str | None = None) -> RunReport:
         windows = daily_windows(fecha_inicio, fecha_fin)
         days = [w.day for w in windows]
+        self._preflight()
         plan: dict[Entity, list[date]] = {}
         with wh.connect(self.dsn) as conn:
             wh.ensure_schema(conn, list(entities))
@@ -119,6 +120,7 @@ class Engine:
 
         s = parse_day(start, name="--from") if start else None
         t = parse_day(end, name="--to") if end else None
+        self._preflight()
         plan: dict[Entity, list[date]] = {}
         with wh.connect(self.dsn) as conn:
             wh.ensure_schema(conn, list(entities))
@@ -140,6 +142,13 @@ class Engine:
             outs, _ = self._stream(entity, Span(tuple(run)), run_id or uuid.uuid4().hex[:12])
             outcomes.extend(outs)
         return outcomes
+
+    def _preflight(self) -> None:
+        """Credentials first: an AuthError (invalid_client, invalid_grant, no refresh token) stops the run
+        here as one error, before any table or ledger row is written."""
+        ensure = getattr(self.client, "ensure_token", None)
+        if ensure is not None:
+            ensure()
 
     # ---------------------------------------------------------------- execution
     def load_plan(self, plan: dict[Entity, list[date]], *, command: str, run_id: str | None = None) -> RunReport:

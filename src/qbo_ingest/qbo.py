@@ -339,6 +339,11 @@ class QboClient:
             self.log.warning("CDC answer holds %d objects (QBO's cap is 1000): query a narrower span", total)
         return out
 
+    def ensure_token(self) -> None:
+        """Have a usable access token now (refreshing it if needed), so wrong credentials or a dead refresh
+        token fail once, before any load, instead of once per window."""
+        self._token()
+
     def company_info(self) -> dict[str, Any]:
         """The CompanyInfo object: a cheap call to check credentials and realm."""
         data, _ = self._request("companyinfo", f"companyinfo/{self.realm_id}", {}, context="CompanyInfo")
