@@ -84,7 +84,7 @@ class Engine:
     """Everything a run needs: the QBO client (shared by threads), the database, the realm."""
 
     client: object  # qbo_ingest.qbo.QboClient (duck-typed: pages, count)
-    dsn: str
+    dsn: str = field(repr=False)  # holds the database password
     realm_id: str
     page_size: int = 1000
     concurrency: int = 4

@@ -12,7 +12,9 @@ import typer
 
 from qbo_ingest import logs
 
+# pretty_exceptions_show_locals=False: an unexpected traceback must not print frame locals (DSNs, tokens)
 app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  pretty_exceptions_show_locals=False,
                   help="QuickBooks Online -> PostgreSQL raw ingestion.")
 db_app = typer.Typer(no_args_is_help=True, help="Database set-up.")
 app.add_typer(db_app, name="db")
