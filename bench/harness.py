@@ -211,7 +211,10 @@ class CpuMeter:
         self._t0: dict[str, float] = {}
 
     def _now(self) -> dict[str, float]:
-        out = {name: tree_cpu(pid) for name, pid in self.pids.items()}
+        # The engine is this process alone (the emulator and the embedded server are its children).
+        me = psutil.Process().cpu_times()
+        out = {name: tree_cpu(pid) for name, pid in self.pids.items() if name != "engine"}
+        out["engine"] = me.user + me.system
         out["machine"] = busy_cpu()
         out["wall"] = time.monotonic()
         return out

@@ -1,6 +1,6 @@
 """Throughput of a dense backfill against the emulator with 150 ms latency and QBO's throttles on.
 
-Run: `python bench/throughput.py [--days 40] [--concurrency 10] [--latency-ms 150]`.
+Run: `python bench/throughput.py [--days 120] [--concurrency 10] [--latency-ms 150]`.
 
 The emulator (profile `dense`, ~2000 invoices/day) runs in a separate process with `latency_ms=150`
 and its throttle on (500 requests/minute and 10/second per realm -> 429). Its days are generated
@@ -29,7 +29,7 @@ from qbo_ingest.throttle import shared_limiter
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--days", type=int, default=40)
+    ap.add_argument("--days", type=int, default=120)
     ap.add_argument("--concurrency", type=int, default=10)
     ap.add_argument("--latency-ms", type=int, default=150)
     ap.add_argument("--start", default="2025-01-01")
