@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 from datetime import date
+from pathlib import Path
 
 import psycopg
 
@@ -12,7 +14,9 @@ from qbo_ingest.entities import get
 from qbo_ingest.windows import day_window
 
 
-def test_demo_loads_every_entity_and_prints_status(tmp_path, capsys):
+def test_demo_loads_every_entity_and_prints_status(capsys):
+    # not pytest's tmp_path: its 0700 parents keep the server's own user from stopping it at exit
+    tmp_path = Path(tempfile.mkdtemp(prefix="qbo-demo-test-"))
     assert demo.run(fecha_inicio="2026-11-01", fecha_fin="2026-11-10", data_dir=str(tmp_path / "pg"))
     out = capsys.readouterr().out
     assert "ledger by entity" in out and "connection URL: postgresql://" in out
