@@ -15,19 +15,7 @@ from qbo_ingest.settings import Settings
 
 
 def settings_for(emu: Emulator, srv: Any, dsn: str, **extra: str) -> Settings:
-    env = {
-        "QBO_CLIENT_ID": emu.cfg.client_id,
-        "QBO_CLIENT_SECRET": emu.cfg.client_secret,
-        "QBO_REFRESH_TOKEN": emu.issue_refresh_token(),
-        "QBO_REALM_ID": emu.cfg.realm_id,
-        "QBO_ENTORNO": "sandbox",
-        "QBO_API_BASE_URL": srv.base_url,
-        "QBO_TOKEN_URL": srv.token_url,
-        "QBO_AUTHORIZE_URL": srv.authorize_url,
-        "QBO_REVOKE_URL": srv.revoke_url,
-        "QBO_DATABASE_URL": dsn,
-        **extra,
-    }
+    env = {**srv.client_env(dsn), **extra}
     return Settings.load(env=env, use_mage_secrets=False)
 
 

@@ -31,18 +31,7 @@ def run(*, fecha_inicio: str | None = None, fecha_fin: str | None = None, data_d
     emu = Emulator(EmulatorConfig(seed=seed, profile="demo", data_end=DEMO_DATA_END))
     with serve_in_thread(emu) as srv:
         console.print(f"QBO emulator on {srv.base_url} (realm {emu.cfg.realm_id})")
-        env = {
-            "QBO_CLIENT_ID": emu.cfg.client_id,
-            "QBO_CLIENT_SECRET": emu.cfg.client_secret,
-            "QBO_REFRESH_TOKEN": emu.issue_refresh_token(),
-            "QBO_REALM_ID": emu.cfg.realm_id,
-            "QBO_ENTORNO": "sandbox",
-            "QBO_API_BASE_URL": srv.base_url,
-            "QBO_TOKEN_URL": srv.token_url,
-            "QBO_AUTHORIZE_URL": srv.authorize_url,
-            "QBO_REVOKE_URL": srv.revoke_url,
-            "QBO_DATABASE_URL": url,
-        }
+        env = srv.client_env(url)
         settings = Settings.load(env=env, use_mage_secrets=False)
         # A fresh emulator knows nothing of a refresh token stored by an earlier demo run.
         _forget_demo_tokens(url, emu.cfg.realm_id)

@@ -56,6 +56,25 @@ class RunningServer:
         """API base: data paths are `{base_url}/v3/company/{realm}/...`."""
         return f"http://{self.host}:{self.port}"
 
+    def client_env(self, dsn: str | None = None) -> dict[str, str]:
+        """The spec's variables for a client of this emulator (a fresh refresh token each call):
+        what the demo, the tests and the benchmarks give Settings.load or a CLI subprocess."""
+        cfg = self.emulator.cfg
+        env = {
+            "QBO_CLIENT_ID": cfg.client_id,
+            "QBO_CLIENT_SECRET": cfg.client_secret,
+            "QBO_REFRESH_TOKEN": self.emulator.issue_refresh_token(),
+            "QBO_REALM_ID": cfg.realm_id,
+            "QBO_ENTORNO": "sandbox",
+            "QBO_API_BASE_URL": self.base_url,
+            "QBO_TOKEN_URL": self.token_url,
+            "QBO_AUTHORIZE_URL": self.authorize_url,
+            "QBO_REVOKE_URL": self.revoke_url,
+        }
+        if dsn is not None:
+            env["QBO_DATABASE_URL"] = dsn
+        return env
+
     @property
     def token_url(self) -> str:
         return f"{self.base_url}/oauth2/v1/tokens/bearer"
