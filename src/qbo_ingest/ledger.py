@@ -85,11 +85,23 @@ def _clip(text: str | None) -> str | None:
 def ledger_begin(
     conn: psycopg.Connection[Any], realm_id: str, entity: Entity | str, days: Iterable[date], *, run_id: str
 ) -> None:
-    """Mark days `running` (counts reset, attempts + 1, started_at now)."""
+    """Mark days `running` (counts reset, attempts + 1, started_at now).
+
+    A day still `running` under another run means that run's process ended without finishing it
+    (killed, crashed, the machine went down): that run is marked `interrupted` in the runs table.
+    """
     ds = sorted(set(days))
     if not ds:
         return
     with conn.transaction():
+        conn.execute(
+            """UPDATE qbo_ingest.runs SET status = 'interrupted', finished_at = now(),
+    error = 'ended without finishing (process killed or crashed); its days were taken over by run ' || %s
+WHERE status = 'running' AND run_id <> %s AND run_id IN (
+    SELECT l.run_id FROM qbo_ingest.ledger AS l WHERE l.realm_id = %s AND l.entity = %s
+       AND l.day = ANY(%s::date[]) AND l.status = 'running')""",
+            (run_id, run_id, realm_id, _name(entity), ds),
+        )
         conn.execute(
             """INSERT INTO qbo_ingest.ledger AS l
     (realm_id, entity, day, status, attempts, started_at, run_id)
