@@ -52,6 +52,7 @@ class Trial:
     partial_or_wrong_after_crash: int = 0
     equal: bool = False
     ledger: list[str] | None = None
+    runs: dict[str, int] | None = None
     seconds: float = 0.0
 
 
@@ -122,6 +123,9 @@ def test_kill_9_at_20_seeded_points_then_resume_reaches_ground_truth(pg_server_u
                 assert resume.returncode == 0, resume.stderr[-2000:]
                 tr.equal = compare_with_truth(emu, db, ENTITIES, start, end).ok
                 tr.ledger = ledger_problems(db, emu.cfg.realm_id, ENTITIES, first, last)
+                with psycopg.connect(db) as conn:
+                    tr.runs = dict(conn.execute(
+                        "SELECT status, count(*) FROM qbo_ingest.runs GROUP BY 1").fetchall())
             finally:
                 _drop_db(pg_server_url, db)
             tr.seconds = time.monotonic() - t1
@@ -132,7 +136,7 @@ def test_kill_9_at_20_seeded_points_then_resume_reaches_ground_truth(pg_server_u
     for tr in trials:
         print(f"  crash at {tr.point}:{tr.n}: rc {tr.crash_rc}, {tr.rows_after_crash} rows and "
               f"{tr.running_after_crash} running ledger days after the crash; resume rc {tr.resume_rc}, "
-              f"equal {tr.equal}, ledger problems {len(tr.ledger or [])} ({tr.seconds:.1f}s)")
+              f"equal {tr.equal}, ledger problems {len(tr.ledger or [])}, runs {tr.runs} ({tr.seconds:.1f}s)")
     killed = sum(1 for tr in trials if tr.crash_rc == -signal.SIGKILL)
     equal = sum(1 for tr in trials if tr.equal and not tr.ledger)
     print(f"killed {killed}/{TRIALS}, equal to ground truth with a consistent ledger {equal}/{TRIALS}; "
@@ -141,4 +145,6 @@ def test_kill_9_at_20_seeded_points_then_resume_reaches_ground_truth(pg_server_u
     assert {tr.point for tr in trials} == set(POINTS)
     assert all(tr.partial_or_wrong_after_crash == 0 for tr in trials)
     assert any(tr.running_after_crash for tr in trials)  # crashes did leave interrupted days behind
+    # the killed run is recorded as interrupted (its days were taken over by the resume), none is left running
+    assert all(tr.runs == {"interrupted": 1, "succeeded": 1} for tr in trials), [tr.runs for tr in trials]
     assert equal == TRIALS, [(tr.point, tr.n, tr.ledger) for tr in trials if not (tr.equal and not tr.ledger)]
