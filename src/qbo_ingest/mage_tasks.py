@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,7 +110,8 @@ def plan_days(entity_name: str | None = None, **kwargs: Any) -> list[list[dict[s
     """
     _route_logs(kwargs)
     entity = entity_of(entity_name, kwargs)
-    windows = daily_windows(kwargs.get("fecha_inicio"), kwargs.get("fecha_fin"))
+    today = datetime.now(timezone.utc).date()  # a fecha_inicio after today is a typo, as in the CLI
+    windows = daily_windows(kwargs.get("fecha_inicio"), kwargs.get("fecha_fin"), today=today)
     if len(windows) > MAX_DAYS_PER_RUN:
         raise DateRangeError(
             f"{len(windows)} days in one Mage run is too many (max {MAX_DAYS_PER_RUN}, one block run per day): "
