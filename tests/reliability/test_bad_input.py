@@ -190,3 +190,11 @@ def test_unreachable_api_fails_fast_names_the_days_and_writes_no_rows(emulator, 
     assert took < 20
     raw, ledger = _written(pg_url)
     assert raw == 0 and ledger == 2  # the failed days are in the ledger for retry-failed; no rows
+
+
+def test_mage_generator_rejects_a_future_fecha_inicio_like_the_cli():
+    from qbo_ingest.mage_tasks import plan_days
+    from qbo_ingest.windows import DateRangeError
+
+    with pytest.raises(DateRangeError, match=r"fecha_inicio \(2999-01-01\) is in the future"):
+        plan_days(entity_name="Invoice", fecha_inicio="2999-01-01", fecha_fin="2999-01-02")
