@@ -1,6 +1,7 @@
 """Throughput of a dense backfill against the emulator with 150 ms latency and QBO's throttles on.
 
-Run: `python bench/throughput.py [--days 120] [--concurrency 10] [--latency-ms 150]`.
+Run: `python bench/throughput.py [--days 120] [--concurrency 10] [--latency-ms 150] [--reencode]`.
+`--reencode` loads as the engine did before the response-body fix (payloads re-encoded by Python).
 
 The emulator (profile `dense`, ~2000 invoices/day) runs in a separate process with `latency_ms=150`
 and its throttle on (500 requests/minute and 10/second per realm -> 429). Its days are generated
@@ -19,6 +20,7 @@ import argparse
 import logging
 import time
 from datetime import date, timedelta
+from typing import Any
 
 from harness import CpuMeter, emulator_process, fresh_database, machine, postgres
 
@@ -34,13 +36,25 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency-ms", type=int, default=150)
     ap.add_argument("--start", default="2025-01-01")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--reencode", action="store_true",
+                    help="load as the engine did before the body fix: payloads re-encoded in Python")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
+    if args.reencode:
+        from qbo_ingest import backfill
+
+        plain = backfill.wh.upsert_page
+
+        def without_body(*a: Any, body: bytes | None = None, **kw: Any) -> Any:
+            return plain(*a, **kw)
+
+        backfill.wh.upsert_page = without_body  # type: ignore[assignment]
     start = date.fromisoformat(args.start)
     end = start + timedelta(days=args.days - 1)
     print(f"machine: {machine()}")
     print(f"dense Invoice {start} .. {end} ({args.days} days), engine concurrency {args.concurrency}, "
-          f"emulator latency {args.latency_ms} ms, throttle on (500/min, 10/s), emulator in a separate process")
+          f"emulator latency {args.latency_ms} ms, throttle on (500/min, 10/s), emulator in a separate process"
+          f"{'; payloads re-encoded in Python (--reencode)' if args.reencode else ''}")
     with postgres() as server_url:
         dsn = fresh_database(server_url, "throughput")
         with emulator_process(seed=args.seed, profile="dense", throttle=True, latency_ms=args.latency_ms) as emu:

@@ -230,7 +230,8 @@ class Engine:
                     if not records:
                         continue
                     faultpoints.hit("fetch")
-                    res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number)
+                    res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
+                                         body=getattr(page, "body", None))
                     for d, (fetched, upserted) in res.by_day.items():
                         st = stats.get(d)
                         if st is None:  # outside the span: cannot happen with a bounded query

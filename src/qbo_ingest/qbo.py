@@ -57,6 +57,9 @@ class Page:
     intuit_tid: str | None
     requests: int
     retries: int
+    # The response body the records came from, so the warehouse can store payloads exactly as
+    # received without re-encoding them in Python (bench/README.md: throughput).
+    body: bytes | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass
@@ -75,6 +78,7 @@ class _Call:
     requests: int = 0
     retries: int = 0
     intuit_tid: str | None = None
+    body: bytes | None = None
 
 
 def _entity(entity: Entity | str) -> Entity:
@@ -254,6 +258,7 @@ class QboClient:
             pending.requests += call.requests
             pending.retries += call.retries
             pending.intuit_tid = call.intuit_tid
+            pending.body = call.body
             rows = (data.get("QueryResponse") or {}).get(ent.name) or []
             if not isinstance(rows, list):
                 raise FatalApiError(f"unexpected QueryResponse shape for {ent.name}", context=context)
@@ -266,7 +271,7 @@ class QboClient:
             if not new:
                 return None
             number += 1
-            page = Page(number, new, pending.intuit_tid, pending.requests, pending.retries)
+            page = Page(number, new, pending.intuit_tid, pending.requests, pending.retries, pending.body)
             pending = _Call()
             return page
 
@@ -481,6 +486,7 @@ class QboClient:
                     "if it persists run `qbo-ingest auth`",
                 )
             assert isinstance(outcome, dict)
+            call.body = resp.content
             return outcome
         raise AssertionError("unreachable")  # pragma: no cover
 
