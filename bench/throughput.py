@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--latency-ms", type=int, default=150)
     ap.add_argument("--start", default="2025-01-01")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--limiter-margin-ms", type=int, default=None,
+                    help="give the client's shared limiter this window margin (default: the library's)")
     ap.add_argument("--reencode", action="store_true",
                     help="load as the engine did before the body fix: payloads re-encoded in Python")
     args = ap.parse_args(argv)
@@ -54,7 +56,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"machine: {machine()}")
     print(f"dense Invoice {start} .. {end} ({args.days} days), engine concurrency {args.concurrency}, "
           f"emulator latency {args.latency_ms} ms, throttle on (500/min, 10/s), emulator in a separate process"
-          f"{'; payloads re-encoded in Python (--reencode)' if args.reencode else ''}")
+          f"{'; payloads re-encoded in Python (--reencode)' if args.reencode else ''}"
+          f"{f'; limiter margin {args.limiter_margin_ms} ms' if args.limiter_margin_ms is not None else ''}")
     with postgres() as server_url:
         dsn = fresh_database(server_url, "throughput")
         with emulator_process(seed=args.seed, profile="dense", throttle=True, latency_ms=args.latency_ms) as emu:
@@ -63,6 +66,10 @@ def main(argv: list[str] | None = None) -> None:
             print(f"emulator generated the span first: {live:,} live invoices in {time.monotonic() - t0:.1f} s "
                   "(not timed)")
             emu.reset_counters()
+            if args.limiter_margin_ms is not None:
+                from qbo_ingest import throttle
+
+                throttle._shared[emu.realm_id] = throttle.RateLimiter(margin_ms=args.limiter_margin_ms)
             meter = CpuMeter(emulator_pid=emu.pid, pg_dsn=dsn)
             meter.start()
             t0 = time.monotonic()
