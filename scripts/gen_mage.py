@@ -83,6 +83,12 @@ BLOCKS: dict[str, str] = {
         "    return mage_tasks.summarize(outputs, **kwargs)\n",
         "Totals of the run from every day's output (runs once, after every day completed).",
     ),
+    "custom/incremental_sync.py": _block_file(
+        "custom",
+        "def incremental_sync(*args, **kwargs):\n"
+        "    return mage_tasks.incremental_sync(**kwargs)\n",
+        "Incremental sync: from each entity's watermark to now, plus deletions from CDC (qb_incremental_sync).",
+    ),
     "custom/deactivate_once_trigger.py": _block_file(
         "custom",
         "def deactivate_once_trigger(summary, *args, **kwargs):\n"
@@ -179,6 +185,54 @@ widgets: []
 """
 
 
+SYNC_PIPELINE = "qb_incremental_sync"
+SYNC_METADATA = f"""{HEADER}# Every entity (or the `entities` variable, comma-separated) from its watermark to now, with
+# deletions from CDC; same upserts and ledger as the backfills. One block: sync runs its own streams.
+blocks:
+- all_upstream_blocks_executed: true
+  configuration: {{}}
+  downstream_blocks: []
+  executor_type: local_python
+  language: python
+  name: incremental_sync
+  retry_config:
+    retries: 0
+  status: not_executed
+  type: custom
+  upstream_blocks: []
+  uuid: incremental_sync
+cache_block_output_in_memory: false
+concurrency_config:
+  block_run_limit: 1
+  pipeline_run_limit: 1
+description: QBO -> raw, changes since each entity's watermark plus CDC deletions
+executor_type: local_python
+name: {SYNC_PIPELINE}
+run_pipeline_in_one_process: false
+tags:
+- qbo
+- incremental
+type: python
+uuid: {SYNC_PIPELINE}
+variables:
+  # Empty: every catalogue entity. Or e.g. 'Invoice,Customer'.
+  entities: ''
+widgets: []
+"""
+SYNC_TRIGGERS = f"""{HEADER}# A recurring trigger, inactive by default: enable it in Mage > Triggers once the
+# backfills are done. Hourly keeps each CDC check well inside QBO's 30-day CDC window.
+triggers:
+- name: {SYNC_PIPELINE}_hourly
+  description: Incremental sync of every entity, with deletions from CDC.
+  schedule_type: time
+  schedule_interval: '@hourly'
+  start_time: {ONCE_START_UTC.strftime("%Y-%m-%d %H:%M:%S+00:00")}
+  status: inactive
+  variables:
+    entities: ''
+"""
+
+
 def triggers_yaml(e: Entity) -> str:
     start = ONCE_START_UTC.strftime("%Y-%m-%d %H:%M:%S+00:00")
     local = ONCE_START_UTC.astimezone(GUAYAQUIL).strftime("%Y-%m-%d %H:%M:%S")
@@ -270,6 +324,9 @@ def render() -> dict[str, str]:
         files[f"pipelines/{e.pipeline}/__init__.py"] = ""
         files[f"pipelines/{e.pipeline}/metadata.yaml"] = pipeline_metadata(e)
         files[f"pipelines/{e.pipeline}/triggers.yaml"] = triggers_yaml(e)
+    files[f"pipelines/{SYNC_PIPELINE}/__init__.py"] = ""
+    files[f"pipelines/{SYNC_PIPELINE}/metadata.yaml"] = SYNC_METADATA
+    files[f"pipelines/{SYNC_PIPELINE}/triggers.yaml"] = SYNC_TRIGGERS
     return files
 
 
@@ -280,7 +337,7 @@ def drift(target: Path = MAGE_DIR) -> list[str]:
            if not (target / rel).is_file() or (target / rel).read_text(encoding="utf-8") != text]
     pipelines = target / "pipelines"
     if pipelines.is_dir():
-        known = {e.pipeline for e in CATALOGUE}
+        known = {e.pipeline for e in CATALOGUE} | {SYNC_PIPELINE}
         out += [f"pipelines/{d.name}/ (not in the catalogue)" for d in sorted(pipelines.iterdir())
                 if d.is_dir() and d.name not in known and d.name != "__pycache__"]
     return out

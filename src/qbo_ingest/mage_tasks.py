@@ -167,6 +167,38 @@ def load_day(item: Mapping[str, Any], engine_factory: Callable[..., Any] | None 
     }
 
 
+def incremental_sync(engine_factory: Callable[..., Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+    """The `qb_incremental_sync` pipeline: every entity (or the `entities` variable) from its watermark to
+    now, plus CDC deletions. Raises naming the failed days, so the block run fails."""
+    from qbo_ingest import incremental
+    from qbo_ingest.entities import resolve
+
+    _route_logs(kwargs)
+    names = [n for n in str(kwargs.get("entities") or "").split(",") if n.strip()]
+    entities = resolve(names or None)
+    settings = load_settings()
+    if engine_factory is None:
+        from qbo_ingest import runtime
+
+        def engine_factory(s: Any) -> Any:
+            return runtime.engine(s, concurrency=4)
+
+    with engine_factory(settings) as eng:
+        rep = incremental.sync(eng, entities)
+    for note in rep.notes:
+        log.warning(note)
+    failed = rep.loads.failed if rep.loads is not None else []
+    if failed:
+        days = ", ".join(f"{get(o.entity).block_name(o.day.isoformat())}" for o in failed[:10])
+        raise DayFailedError(f"incremental sync failed for {len(failed)} day(s): {days}. "
+                             "Fix the cause, then retry this run (or: qbo-ingest retry-failed)")
+    out = {"entities": [e.name for e in entities], "deleted": rep.deleted, "cdc_requests": rep.cdc_requests,
+           "rows_fetched": rep.loads.rows_fetched if rep.loads else 0,
+           "requests": rep.loads.requests if rep.loads else 0}
+    log.info("incremental sync done: %s", out)
+    return out
+
+
 def summarize(outputs: Any, **kwargs: Any) -> dict[str, Any]:
     """Totals of a run from the children's outputs (Mage hands the reduced list); logs one line.
 

@@ -54,15 +54,7 @@ def qbo_env(pg_url: str) -> Iterator[QboEnv]:
 
     emu = Emulator(EmulatorConfig(seed=3, profile="sparse"))
     with serve_in_thread(emu) as srv:
-        env = {
-            "QBO_CLIENT_ID": emu.cfg.client_id,
-            "QBO_CLIENT_SECRET": emu.cfg.client_secret,
-            "QBO_REFRESH_TOKEN": emu.issue_refresh_token(),
-            "QBO_REALM_ID": emu.cfg.realm_id,
-            "QBO_API_BASE_URL": srv.base_url,
-            "QBO_TOKEN_URL": srv.token_url,
-            "QBO_DATABASE_URL": pg_url,
-        }
+        env = srv.client_env(pg_url)
         yield QboEnv(emu, env)
 
 

@@ -47,8 +47,8 @@ def test_check_mode_reports_a_hand_edit(tmp_path: Path) -> None:
 
 def test_one_pipeline_per_catalogue_entity() -> None:
     on_disk = {p.name for p in (PROJECT / "pipelines").iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert on_disk == {e.pipeline for e in CATALOGUE}
-    assert len(on_disk) == 29
+    assert on_disk == {e.pipeline for e in CATALOGUE} | {"qb_incremental_sync"}
+    assert len(on_disk) == 30
     assert "qb_invoices_backfill" in on_disk and "qb_journal_entries_backfill" in on_disk
 
 
@@ -116,7 +116,8 @@ def test_block_files_only_call_mage_tasks() -> None:
     files = [*PROJECT.glob("data_loaders/*.py"), *PROJECT.glob("data_exporters/*.py"),
              *PROJECT.glob("custom/*.py")]
     files = [f for f in files if f.name != "__init__.py"]
-    assert sorted(f.stem for f in files) == ["deactivate_once_trigger", "load_day", "plan_days", "summarize"]
+    assert sorted(f.stem for f in files) == [
+        "deactivate_once_trigger", "incremental_sync", "load_day", "plan_days", "summarize"]
     for f in files:
         tree = ast.parse(f.read_text())
         funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
@@ -159,7 +160,7 @@ for uuid in Pipeline.get_all_pipelines(sys.argv[1]):
                             (b.configuration or {}).get("reduce_output", False),
                             os.path.isfile(b.file_path)] for b in p.blocks_by_uuid.values()},
         "block_run_limit": p.concurrency_config.get("block_run_limit"),
-        "retry": p.blocks_by_uuid["load_day"].retry_config,
+        "retry": p.blocks_by_uuid["load_day"].retry_config if "load_day" in p.blocks_by_uuid else None,
         "triggers": [[t.name, t.schedule_interval, str(t.status), t.start_time.isoformat(),
                       t.variables] for t in trig],
     }
@@ -175,7 +176,10 @@ def test_mage_loads_every_pipeline_and_trigger(tmp_path: Path) -> None:
                           text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(data) == {e.pipeline for e in CATALOGUE}
+    assert set(data) == {e.pipeline for e in CATALOGUE} | {"qb_incremental_sync"}
+    sync = data.pop("qb_incremental_sync")
+    assert sync["blocks"] == {"incremental_sync": ["custom", False, False, True]}
+    assert [t[:3] for t in sync["triggers"]] == [["qb_incremental_sync_hourly", "@hourly", "inactive"]]
     for uuid, p in data.items():
         assert p["blocks"]["plan_days"][0] == "data_loader"
         assert p["blocks"]["load_day"][0] == "data_exporter"

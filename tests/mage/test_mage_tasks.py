@@ -158,3 +158,23 @@ def test_trigger_yaml_edit_on_the_file_mage_rewrote(tmp_path: Path) -> None:
     assert data["qb_invoices_backfill_once"]["status"] == "inactive"
     assert data["other"]["status"] == "active"
     assert data["qb_invoices_backfill_once"]["variables"]["fecha_inicio"] == "2025-10-01"
+
+
+def test_incremental_sync_block_loads_changes_and_marks_cdc_deletes(qbo, settings_env: None) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    from qbo_ingest.entities import get
+    from qbo_ingest.windows import day_window
+
+    today = datetime.now(timezone.utc).date()
+    emu, eng, s = qbo(profile="sparse", data_start=today - timedelta(days=5), data_end=today - timedelta(days=1))
+    assert eng.backfill([get("Invoice")], (today - timedelta(days=5)).isoformat(), today.isoformat()).ok
+    victim = sorted(emu.truth("Invoice", day_window(today - timedelta(days=5)).start, day_window(today).end))[0]
+    emu.delete_record("Invoice", victim)
+
+    @contextmanager
+    def factory(settings):
+        yield eng
+
+    out = mage_tasks.incremental_sync(engine_factory=factory, entities="Invoice")
+    assert out["entities"] == ["Invoice"] and out["deleted"] == {"Invoice": 1} and out["cdc_requests"] == 1
