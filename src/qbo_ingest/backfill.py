@@ -11,10 +11,12 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
+from typing import Any
 
 from qbo_ingest import faultpoints
 from qbo_ingest import warehouse as wh
@@ -99,9 +101,7 @@ class Engine:
         days = [w.day for w in windows]
         self._preflight()
         plan: dict[Entity, list[date]] = {}
-        with wh.connect(self.dsn) as conn:
-            wh.ensure_schema(conn, list(entities))
-            wh.check_grants(conn, list(entities))
+        with self._checked(entities) as conn:
             for e in entities:
                 pending = days
                 if resume:
@@ -122,9 +122,7 @@ class Engine:
         t = parse_day(end, name="--to") if end else None
         self._preflight()
         plan: dict[Entity, list[date]] = {}
-        with wh.connect(self.dsn) as conn:
-            wh.ensure_schema(conn, list(entities))
-            wh.check_grants(conn, list(entities))
+        with self._checked(entities) as conn:
             for e in entities:
                 rows = wh.ledger_days(conn, self.realm_id, e.name, start=s, end=t)
                 todo = sorted({r.day for r in rows if r.status != "succeeded"})
@@ -134,14 +132,21 @@ class Engine:
 
     def run_days(self, entity: Entity, days: Sequence[date], *, run_id: str | None = None) -> list[DayOutcome]:
         """Load exactly these consecutive days as one stream (what one Mage child does for its day)."""
-        with wh.connect(self.dsn) as conn:
-            wh.ensure_schema(conn, [entity])
-            wh.check_grants(conn, [entity])
+        with self._checked([entity]):
+            pass
         outcomes: list[DayOutcome] = []
         for run in contiguous_runs(list(days)):
             outs, _ = self._stream(entity, Span(tuple(run)), run_id or uuid.uuid4().hex[:12])
             outcomes.extend(outs)
         return outcomes
+
+    @contextmanager
+    def _checked(self, entities: Sequence[Entity]) -> Iterator[Any]:
+        """A connection after the tables exist and the grants to load `entities` are checked."""
+        with wh.connect(self.dsn) as conn:
+            wh.ensure_schema(conn, list(entities))
+            wh.check_grants(conn, list(entities))
+            yield conn
 
     def _preflight(self) -> None:
         """Credentials first: an AuthError (invalid_client, invalid_grant, no refresh token) stops the run
