@@ -289,3 +289,11 @@ def test_same_data_across_processes() -> None:
         for hs in ("1", "2")
     }
     assert len(digests) == 1 and len(digests.pop()) == 64
+
+
+def test_data_end_of_today_is_refused_on_the_wall_clock():
+    from qbo_ingest.emulator import EmulatorConfig
+
+    today = datetime.now(timezone.utc).date()
+    with pytest.raises(ValueError, match="must be before today"):
+        EmulatorConfig(data_end=today)

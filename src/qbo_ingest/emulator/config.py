@@ -6,7 +6,7 @@ import hashlib
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 from typing import Union
 
 from qbo_ingest.entities import BY_NAME, CATALOGUE
@@ -62,6 +62,12 @@ class EmulatorConfig:
             raise ValueError(f"Unknown profile {self.profile!r}. Valid: {', '.join(PROFILES)}")
         if self.data_end < self.data_start:
             raise ValueError("data_end is before data_start")
+        today = datetime.now(timezone.utc).date()
+        if self.clock is None and self.data_end >= today:
+            # Days are generated whole: a data_end of today would serve records stamped later than now,
+            # which QBO never does (and which would hide CDC changes behind a future watermark). Tests
+            # with their own clock choose their data range themselves.
+            raise ValueError(f"data_end {self.data_end} must be before today ({today} UTC)")
         for name in self.profile_overrides or {}:
             if name != "*" and name not in BY_NAME:
                 raise ValueError(f"profile_overrides: unknown entity {name!r}")
