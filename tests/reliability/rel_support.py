@@ -117,15 +117,8 @@ def ledger_problems(dsn: str, realm: str, entities: Sequence[str], first: date, 
 def cli_env(emu: Emulator, srv: Any, dsn: str, **over: str) -> dict[str, str]:
     """The environment of a `python -m qbo_ingest.cli` subprocess pointed at an emulator and a database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "POSTGRES_"))}
+    env.update(srv.client_env(dsn))
     env.update({
-        "QBO_CLIENT_ID": emu.cfg.client_id,
-        "QBO_CLIENT_SECRET": emu.cfg.client_secret,
-        "QBO_REFRESH_TOKEN": emu.issue_refresh_token(),
-        "QBO_REALM_ID": emu.cfg.realm_id,
-        "QBO_ENTORNO": "sandbox",
-        "QBO_API_BASE_URL": srv.base_url,
-        "QBO_TOKEN_URL": srv.token_url,
-        "QBO_DATABASE_URL": dsn,
         "PYTHONPATH": str(ROOT / "src"),
         "COLUMNS": "200",
     })
