@@ -1,5 +1,6 @@
 """The committed Mage project is exactly what scripts/gen_mage.py makes from the catalogue, and it is
-a project Mage accepts: 29 backfill pipelines + qb_incremental_sync, bounded concurrency, @once triggers in UTC, thin block files."""
+a project Mage accepts: 29 backfill pipelines + qb_incremental_sync, bounded concurrency, @once
+triggers in UTC, thin block files."""
 
 from __future__ import annotations
 
