@@ -10,15 +10,12 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import platform
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,20 +36,10 @@ def machine() -> str:
 @contextmanager
 def postgres() -> Iterator[str]:
     """An embedded PostgreSQL in a temp dir (or `QBO_TEST_DATABASE_URL`); yields the server URL."""
-    given = os.environ.get("QBO_TEST_DATABASE_URL")
-    if given:
-        yield given
-        return
     from qbo_ingest import embedded_db
 
-    tmp = Path(tempfile.mkdtemp(prefix="qbo-bench-pg-"))
-    server = embedded_db.start(tmp / "pgdata", cleanup="delete")
-    try:
-        yield embedded_db.url_of(server)
-    finally:
-        if hasattr(server, "cleanup"):
-            server.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
+    with embedded_db.temporary_server(prefix="qbo-bench-pg-") as url:
+        yield url
 
 
 def with_dbname(url: str, dbname: str) -> str:

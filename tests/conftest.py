@@ -6,11 +6,8 @@ per session in a temporary directory. Each test gets its own fresh database.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import psycopg
 import pytest
@@ -19,18 +16,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
-    given = os.environ.get("QBO_TEST_DATABASE_URL")
-    if given:
-        yield given
-        return
     from qbo_ingest import embedded_db
 
-    tmp = Path(tempfile.mkdtemp(prefix="qbo-test-pg-"))
-    server = embedded_db.start(tmp / "pgdata", cleanup="delete")
-    try:
-        yield embedded_db.url_of(server)
-    finally:
-        server.cleanup() if hasattr(server, "cleanup") else None
+    with embedded_db.temporary_server(prefix="qbo-test-pg-") as url:
+        yield url
 
 
 def _with_dbname(url: str, dbname: str) -> str:

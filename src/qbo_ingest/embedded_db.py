@@ -7,7 +7,10 @@ No Docker, no system server. Used by `qbo-ingest demo` and by the test suite whe
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -38,3 +41,21 @@ def start(pgdata: Path | str, *, cleanup: str | None = "stop") -> Any:
 
 def url_of(server: Any, database: str = "postgres") -> str:
     return str(server.get_uri(database))
+
+
+@contextmanager
+def temporary_server(*, prefix: str = "qbo-pg-", env_var: str = "QBO_TEST_DATABASE_URL") -> Iterator[str]:
+    """A throw-away server URL for tests and benchmarks: the server named by `env_var` when set,
+    else an embedded PostgreSQL in a temporary directory, deleted afterwards."""
+    given = os.environ.get(env_var)
+    if given:
+        yield given
+        return
+    tmp = Path(tempfile.mkdtemp(prefix=prefix))
+    server = start(tmp / "pgdata", cleanup="delete")
+    try:
+        yield url_of(server)
+    finally:
+        if hasattr(server, "cleanup"):
+            server.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
