@@ -1,8 +1,10 @@
 """Backfill: plan -> extract -> load -> validate -> ledger, with resume and retry-failed.
 
 A day is the unit of the ledger and of retry. Consecutive pending days are fetched as keyset-paged
-streams (see planning.py); each page is upserted as soon as it arrives, so memory stays one page.
-A day is closed (quality gates + ledger row) as soon as the stream has moved past it.
+streams (see planning.py); a heavy day may be fetched by several streams, each over a time slice of
+it. Each page is upserted as soon as it arrives, so memory stays one page per stream. A day is closed
+(quality gates + ledger row) once every stream touching it has moved past it or ended: the streams
+share a `DayBook` that sums their counts per day and counts the streams still open on it.
 """
 
 from __future__ import annotations
@@ -82,6 +84,74 @@ ProgressFn = Callable[[DayOutcome], None]
 
 
 @dataclass
+class _DayEntry:
+    stats: DayStats = field(default_factory=DayStats)
+    open_streams: int = 0
+    begun: bool = False
+    error: str | None = None
+
+
+class DayBook:
+    """Thread-safe per-(entity, day) state shared by the streams of one run.
+
+    `add` registers a stream on its days before any stream starts; every stream releases each of its
+    days exactly once (when its keyset has moved past the day, or when it ends); the release that
+    brings a day's open streams to zero returns the day's entry, and that stream closes the day.
+    An error recorded by any stream on a day makes the day fail with that error.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._days: dict[tuple[str, date], _DayEntry] = {}
+
+    def add(self, entity: str, days: Sequence[date]) -> None:
+        with self._lock:
+            for d in days:
+                self._days.setdefault((entity, d), _DayEntry()).open_streams += 1
+
+    def claim_begin(self, entity: str, days: Sequence[date]) -> list[date]:
+        """The days not yet marked `running` by another stream of this run (each day is begun once)."""
+        out: list[date] = []
+        with self._lock:
+            for d in days:
+                entry = self._days[(entity, d)]
+                if not entry.begun:
+                    entry.begun = True
+                    entry.stats.started = time.monotonic()  # the day's `seconds` run from its first stream
+                    out.append(d)
+        return out
+
+    def add_requests(self, entity: str, d: date, requests: int, retries: int, intuit_tid: str | None) -> None:
+        with self._lock:
+            st = self._days[(entity, d)].stats
+            st.requests += requests
+            st.retries += retries
+            st.intuit_tid = intuit_tid or st.intuit_tid
+
+    def add_rows(self, entity: str, d: date, fetched: int, upserted: int) -> None:
+        with self._lock:
+            st = self._days[(entity, d)].stats
+            st.rows_fetched += fetched
+            st.rows_upserted += upserted
+            st.pages += 1
+
+    def fail(self, entity: str, days: Sequence[date], error: str) -> None:
+        with self._lock:
+            for d in days:
+                entry = self._days[(entity, d)]
+                entry.error = entry.error or error
+
+    def release(self, entity: str, d: date) -> _DayEntry | None:
+        """One stream is done with day `d`; the entry if it was the last one (the caller closes the day)."""
+        with self._lock:
+            entry = self._days[(entity, d)]
+            entry.open_streams -= 1
+            if entry.open_streams < 0:  # pragma: no cover - a stream releases each of its days once
+                raise RuntimeError(f"{entity} {d}: released more often than streams were added")
+            return entry if entry.open_streams == 0 else None
+
+
+@dataclass
 class Engine:
     """Everything a run needs: the QBO client (shared by threads), the database, the realm."""
 
@@ -136,7 +206,10 @@ class Engine:
             pass
         outcomes: list[DayOutcome] = []
         for run in contiguous_runs(list(days)):
-            outs, _ = self._stream(entity, Span(tuple(run)), run_id or uuid.uuid4().hex[:12])
+            span = Span(tuple(run))
+            book = DayBook()
+            book.add(entity.name, span.days)
+            outs, _ = self._stream(entity, span, run_id or uuid.uuid4().hex[:12], book)
             outcomes.extend(outs)
         return outcomes
 
@@ -161,19 +234,24 @@ class Engine:
         report = RunReport(run_id=run_id or uuid.uuid4().hex[:12])
         t0 = time.monotonic()
         jobs: list[tuple[Entity, Span]] = []
+        book = DayBook()
         for e, days in plan.items():
-            for run in contiguous_runs(days):
-                span_all = Span(tuple(run))
-                count = self._planning_count(e, span_all) if len(run) > 1 else None
-                report.requests += 1 if len(run) > 1 else 0
+            runs = contiguous_runs(days)
+            for run in runs:
+                # A single day is counted only when it is the entity's whole plan (a backfill of one
+                # day, which may be heavy); a single day inside a larger plan is fetched as one stream.
+                counted = len(run) > 1 or len(runs) == 1
+                count = self._planning_count(e, Span(tuple(run))) if counted else None
+                report.requests += 1 if counted else 0
                 for span in split_run(run, count=count, page_size=self.page_size, max_streams=self.workers):
                     jobs.append((e, span))
+                    book.add(e.name, span.days)
         with wh.connect(self.dsn) as conn:
             wh.run_start(conn, run_id=report.run_id, command=command,
                          entities=[e.name for e in plan], realm_id=self.realm_id)
         try:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo") as pool:
-                futures = [pool.submit(self._stream, e, span, report.run_id) for e, span in jobs]
+                futures = [pool.submit(self._stream, e, span, report.run_id, book) for e, span in jobs]
                 for fut in as_completed(futures):
                     outcomes, requests = fut.result()
                     report.outcomes.extend(outcomes)
@@ -205,54 +283,63 @@ class Engine:
     def _count(self, entity: Entity, window: Window) -> int:
         return int(self.client.count(entity, window.start, window.end))  # type: ignore[attr-defined]
 
-    def _stream(self, entity: Entity, span: Span, run_id: str) -> tuple[list[DayOutcome], int]:
-        """Fetch one span page by page; close each day once the stream has passed it."""
-        stats = {d: DayStats() for d in span.days}
-        open_days = list(span.days)
+    def _stream(self, entity: Entity, span: Span, run_id: str, book: DayBook) -> tuple[list[DayOutcome], int]:
+        """Fetch one span (whole days or a time slice) page by page; release each day once the stream
+        has passed it, and close the days it is the last open stream on."""
+        name = entity.name
+        mine = list(span.days)  # this stream's days not yet released, in order
         outcomes: list[DayOutcome] = []
         requests = 0
         lg = log.getChild(entity.snake)
-        with wh.connect(self.dsn) as conn:
-            wh.ledger_begin(conn, self.realm_id, entity.name, list(span.days), run_id=run_id)
-            faultpoints.hit("ledger_begin")
 
-            def close_until(limit: date | None, *, error: str | None = None) -> None:
-                while open_days and (limit is None or open_days[0] < limit):
-                    d = open_days.pop(0)
-                    outcomes.append(self._close_day(conn, entity, d, stats[d], run_id, error, lg))
+        def release_until(conn: object, limit: date | None, *, error: str | None = None) -> None:
+            while mine and (limit is None or mine[0] < limit):
+                d = mine.pop(0)
+                entry = book.release(name, d)
+                if entry is not None:
+                    outcomes.append(self._close_day(conn, entity, d, entry.stats, run_id, entry.error, lg))
 
-            try:
-                window = span.window
-                for page in self.client.pages(entity, window.start, window.end,  # type: ignore[attr-defined]
-                                              page_size=self.page_size):
-                    requests += page.requests
-                    records = page.records
-                    first_day = _day_of(records[0]) if records else (open_days[0] if open_days else span.days[-1])
-                    tgt = stats.get(first_day) or stats[span.days[-1]]
-                    tgt.requests += page.requests
-                    tgt.retries += page.retries
-                    tgt.intuit_tid = page.intuit_tid or tgt.intuit_tid
-                    if not records:
-                        continue
-                    faultpoints.hit("fetch")
-                    res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
-                                         body=getattr(page, "body", None))
-                    for d, (fetched, upserted) in res.by_day.items():
-                        st = stats.get(d)
-                        if st is None:  # outside the span: cannot happen with a bounded query
-                            lg.warning("record outside %s attributed to %s", span.label, d)
+        try:
+            with wh.connect(self.dsn) as conn:
+                wh.ledger_begin(conn, self.realm_id, name, book.claim_begin(name, span.days), run_id=run_id)
+                faultpoints.hit("ledger_begin")
+                try:
+                    window = span.window
+                    for page in self.client.pages(entity, window.start, window.end,  # type: ignore[attr-defined]
+                                                  page_size=self.page_size):
+                        requests += page.requests
+                        records = page.records
+                        first_day = _day_of(records[0]) if records else (mine[0] if mine else span.days[-1])
+                        tgt = first_day if first_day in span.days else span.days[-1]
+                        book.add_requests(name, tgt, page.requests, page.retries, page.intuit_tid)
+                        if not records:
                             continue
-                        st.rows_fetched += fetched
-                        st.rows_upserted += upserted
-                        st.pages += 1
-                    close_until(_day_of(records[-1]))
-                close_until(None)
-            except Exception as exc:  # the stream failed: name the days it leaves undone
-                msg = redact(f"{type(exc).__name__}: {exc}")
-                first = open_days[0] if open_days else span.days[-1]
-                lg.error("%s failed at %s (span %s): %s", entity.name, entity.block_name(first.isoformat()),
-                         span.label, msg)
-                close_until(None, error=msg)
+                        faultpoints.hit("fetch")
+                        res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
+                                             body=getattr(page, "body", None))
+                        for d, (fetched, upserted) in res.by_day.items():
+                            if d not in span.days:  # outside the span: cannot happen with a bounded query
+                                lg.warning("record outside %s attributed to %s", span.label, d)
+                                continue
+                            book.add_rows(name, d, fetched, upserted)
+                        release_until(conn, _day_of(records[-1]))
+                    release_until(conn, None)
+                except Exception as exc:  # the stream failed: its unreleased days fail, named
+                    msg = redact(f"{type(exc).__name__}: {exc}")
+                    first = mine[0] if mine else span.days[-1]
+                    lg.error("%s failed at %s (span %s): %s", name, entity.block_name(first.isoformat()),
+                             span.label, msg)
+                    book.fail(name, mine, msg)
+                    release_until(conn, None)
+        except Exception as exc:
+            # No connection, or the ledger or a day's close failed: the days this stream still holds
+            # fail (another stream closing one of them records the error); the error propagates.
+            if mine:
+                book.fail(name, mine, redact(f"{type(exc).__name__}: {exc}"))
+                for d in mine:
+                    book.release(name, d)
+                mine.clear()
+            raise
         return outcomes, requests
 
     def _close_day(self, conn: object, entity: Entity, d: date, st: DayStats, run_id: str,
