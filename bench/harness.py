@@ -12,7 +12,6 @@ import os
 import platform
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from qbo_ingest.settings import Settings
 
@@ -42,18 +40,11 @@ def postgres() -> Iterator[str]:
         yield url
 
 
-def with_dbname(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
-
-
 def fresh_database(server_url: str, prefix: str = "bench") -> str:
     """A new empty database on the server; returns its connection string."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return with_dbname(server_url, name)
+    from qbo_ingest import embedded_db
+
+    return embedded_db.create_database(server_url, prefix)
 
 
 # -------------------------------------------------------------------------------------- emulator

@@ -6,12 +6,9 @@ per session in a temporary directory. Each test gets its own fresh database.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
-import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 
 @pytest.fixture(scope="session")
@@ -22,23 +19,16 @@ def pg_server_url() -> Iterator[str]:
         yield url
 
 
-def _with_dbname(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)  # type: ignore[arg-type]
-
-
 @pytest.fixture
 def pg_url(pg_server_url: str) -> Iterator[str]:
     """A fresh, empty database for this test; dropped afterwards."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+    from qbo_ingest import embedded_db
+
+    dsn = embedded_db.create_database(pg_server_url, "t")
     try:
-        yield _with_dbname(pg_server_url, name)
+        yield dsn
     finally:
-        with psycopg.connect(pg_server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        embedded_db.drop_database(pg_server_url, dsn)
 
 
 from support import qbo  # noqa: E402,F401  (emulator + engine fixture for every test directory)

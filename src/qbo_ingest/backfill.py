@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import date, timezone
 from typing import Any
 
 from qbo_ingest import faultpoints
@@ -26,7 +26,7 @@ from qbo_ingest.entities import Entity
 from qbo_ingest.planning import Span, contiguous_runs, split_run
 from qbo_ingest.quality import QualityGateError, check_window, source_check
 from qbo_ingest.redact import redact
-from qbo_ingest.windows import Window, daily_windows, day_window, parse_qbo_time
+from qbo_ingest.windows import Window, daily_windows, parse_qbo_time
 
 log = logging.getLogger("qbo_ingest.backfill")
 
@@ -385,11 +385,6 @@ class Engine:
 
 
 def _day_of(record: dict) -> date:
-    lut = record.get("MetaData", {}).get("LastUpdatedTime")
-    if not lut:
-        return datetime.now(timezone.utc).date()
-    return parse_qbo_time(lut).astimezone(timezone.utc).date()
+    """The UTC day of a record's LastUpdatedTime (a record without one fails its page in the warehouse too)."""
+    return parse_qbo_time(record["MetaData"]["LastUpdatedTime"]).astimezone(timezone.utc).date()
 
-
-def window_of_day(d: date) -> Window:
-    return day_window(d)

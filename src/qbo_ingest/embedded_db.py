@@ -59,3 +59,28 @@ def temporary_server(*, prefix: str = "qbo-pg-", env_var: str = "QBO_TEST_DATABA
         if hasattr(server, "cleanup"):
             server.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def create_database(server_url: str, prefix: str = "t") -> str:
+    """A new empty database on the server (tests, benchmarks); returns its connection string."""
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    return make_conninfo(**params)  # type: ignore[arg-type]
+
+
+def drop_database(server_url: str, dsn: str) -> None:
+    """Drop a database made by `create_database`, closing whatever still uses it."""
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict
+
+    name = conninfo_to_dict(dsn)["dbname"]
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -13,16 +13,15 @@ import random
 import signal
 import subprocess
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rel_support import EMU_NOW, cli_env, compare_with_truth, ledger_problems, span
 
+from qbo_ingest import embedded_db
 from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
 from qbo_ingest.faultpoints import ENV, POINTS
 
@@ -57,18 +56,11 @@ class Trial:
 
 
 def _new_db(server_url: str) -> str:
-    name = "crash_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = name
-    return make_conninfo(**params)  # type: ignore[arg-type]
+    return embedded_db.create_database(server_url, "crash")
 
 
 def _drop_db(server_url: str, dsn: str) -> None:
-    name = conninfo_to_dict(dsn)["dbname"]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    embedded_db.drop_database(server_url, dsn)
 
 
 def _run(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:

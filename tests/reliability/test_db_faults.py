@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack
 from datetime import date
@@ -15,10 +14,9 @@ from typing import Any
 
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rel_support import EMU_NOW, compare_with_truth, fast_engine, ledger_problems, raw_row_count, span
 
-from qbo_ingest import faultpoints
+from qbo_ingest import embedded_db, faultpoints
 from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
 from qbo_ingest.entities import get
 
@@ -40,12 +38,7 @@ def own_server() -> Iterator[Any]:
 
 
 def _fresh_db(server_url: str) -> str:
-    name = "dbf_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = name
-    return make_conninfo(**params)  # type: ignore[arg-type]
+    return embedded_db.create_database(server_url, "dbf")
 
 
 def _restart(server: Any) -> float:
