@@ -2,7 +2,7 @@
 
 Run: `python bench/calls.py [--sparse-days 1096] [--dense-days 60] [--concurrency 4]`.
 
-Two backfills of Invoice through the engine (`qbo_ingest.runtime.engine`, the CLI's path) against the
+Two backfills of Invoice through the engine (`qbo_ingest.apps.wiring.engine`, the CLI's path) against the
 emulator in a separate process with QBO's throttles on, each into a fresh database:
 - sparse: ~20 records/day (profile `sparse`), 3 years (2023-01-01 .. 2025-12-31, 1096 days);
 - dense: ~2000 invoices/day (profile `dense`), 60 days by default (3 dense years would be ~2.2M
@@ -21,8 +21,9 @@ from datetime import date, timedelta
 
 from harness import emulator_process, fresh_database, machine, postgres
 
-from qbo_ingest import runtime
-from qbo_ingest.entities import get
+from qbo_ingest import jobs
+from qbo_ingest.apps import wiring as runtime
+from qbo_ingest.catalogue import get
 
 
 def run_case(label: str, profile: str, start: date, end: date, *, server_url: str, concurrency: int,
@@ -33,7 +34,7 @@ def run_case(label: str, profile: str, start: date, end: date, *, server_url: st
         emu.reset_counters()
         t0 = time.monotonic()
         with runtime.engine(emu.settings(dsn), concurrency=concurrency) as eng:
-            report = eng.backfill([get("Invoice")], start.isoformat(), end.isoformat())
+            report = jobs.backfill(eng, [get("Invoice")], start.isoformat(), end.isoformat())
         seconds = time.monotonic() - t0
         c = emu.counters()
     n = report.rows_fetched

@@ -17,7 +17,7 @@ from datetime import date
 
 import httpx
 
-from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
 
 DAY = date(2024, 3, 10)
 OVERRIDES = {"Invoice": {DAY.isoformat(): 100_000}, "Customer": {"2023-01-01": 60},

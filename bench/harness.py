@@ -34,7 +34,7 @@ def machine() -> str:
 @contextmanager
 def postgres() -> Iterator[str]:
     """An embedded PostgreSQL in a temp dir (or `QBO_TEST_DATABASE_URL`); yields the server URL."""
-    from qbo_ingest import embedded_db
+    from qbo_ingest.local import postgres as embedded_db
 
     with embedded_db.temporary_server(prefix="qbo-bench-pg-") as url:
         yield url
@@ -42,7 +42,7 @@ def postgres() -> Iterator[str]:
 
 def fresh_database(server_url: str, prefix: str = "bench") -> str:
     """A new empty database on the server; returns its connection string."""
-    from qbo_ingest import embedded_db
+    from qbo_ingest.local import postgres as embedded_db
 
     return embedded_db.create_database(server_url, prefix)
 
@@ -99,7 +99,7 @@ class EmulatorInfo:
 
 
 def _serve(conn: Any, config: dict[str, Any]) -> None:
-    from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
+    from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
 
     emu = Emulator(EmulatorConfig(**config))
     srv = serve_in_thread(emu)
@@ -133,7 +133,7 @@ def day_counts(start: str, end: str, **config: Any) -> dict[str, int]:
     """Records per day the emulator's volume model gives (before edits move some of them)."""
     from datetime import date, timedelta
 
-    from qbo_ingest.emulator.config import EmulatorConfig, Volumes
+    from qbo_ingest.local.emulator.config import EmulatorConfig, Volumes
 
     entity = config.pop("entity")
     vol = Volumes(EmulatorConfig(**config))

@@ -72,7 +72,7 @@ def run_mage(emu: EmulatorInfo, dsn: str, start: date, end: date, work: Path) ->
 
 def run_cli(emu: EmulatorInfo, dsn: str, start: date, end: date) -> dict[str, Any]:
     exe = Path(sys.executable).with_name("qbo-ingest")
-    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "qbo_ingest.cli"]),
+    cmd = [str(exe) if exe.exists() else sys.executable, *([] if exe.exists() else ["-m", "qbo_ingest.apps.cli.main"]),
            "--log-level", "WARNING", "backfill", "Invoice", "--from", start.isoformat(), "--to", end.isoformat(),
            "--no-progress"]
     env = _env(emu.env(dsn, refresh_token=emu.new_refresh_token()))

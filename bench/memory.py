@@ -3,7 +3,7 @@
 Run: `python bench/memory.py [--sizes 1000,10000,100000]`.
 
 One emulator (separate process, profile `empty` with those day volumes) and one embedded PostgreSQL
-serve every case; each day is loaded by the engine (`qbo_ingest.runtime.engine`, the CLI's path) in a
+serve every case; each day is loaded by the engine (`qbo_ingest.apps.wiring.engine`, the CLI's path) in a
 FRESH Python subprocess, which reports its own peak RSS (`resource.getrusage(RUSAGE_SELF).ru_maxrss`)
 next to its RSS after imports and set-up. The engine upserts each 1000-record page as it arrives,
 so the peak should not grow with the day (ids seen by the keyset pager are the only per-day state).
@@ -11,6 +11,7 @@ so the peak should not grow with the day (ids seen by the keyset pager are the o
 
 from __future__ import annotations
 
+from qbo_ingest import jobs
 import argparse
 import json
 import logging
@@ -32,8 +33,8 @@ def child(day: str) -> None:
     """Load one day with the engine; print a JSON line with RSS figures (KiB)."""
     import psutil
 
-    from qbo_ingest import runtime
-    from qbo_ingest.entities import get
+    from qbo_ingest.apps import wiring as runtime
+    from qbo_ingest.catalogue import get
     from qbo_ingest.settings import Settings
 
     logging.basicConfig(level=logging.WARNING)
@@ -41,7 +42,7 @@ def child(day: str) -> None:
     base_kib = psutil.Process().memory_info().rss // 1024
     t0 = time.monotonic()
     with runtime.engine(settings, concurrency=4) as eng:
-        report = eng.backfill([get("Invoice")], day, day)
+        report = jobs.backfill(eng, [get("Invoice")], day, day)
     seconds = time.monotonic() - t0
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
     print(json.dumps({"rows": report.rows_fetched, "ok": report.ok, "base_kib": base_kib,

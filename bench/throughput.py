@@ -24,9 +24,10 @@ from typing import Any
 
 from harness import CpuMeter, emulator_process, fresh_database, machine, postgres
 
-from qbo_ingest import runtime
-from qbo_ingest.entities import get
-from qbo_ingest.throttle import shared_limiter
+from qbo_ingest import jobs
+from qbo_ingest.apps import wiring as runtime
+from qbo_ingest.catalogue import get
+from qbo_ingest.source.throttle import shared_limiter
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s %(message)s")
     if args.reencode:
-        from qbo_ingest import backfill
+        from qbo_ingest.pipeline import engine as backfill
 
         plain = backfill.wh.upsert_page
 
@@ -67,14 +68,14 @@ def main(argv: list[str] | None = None) -> None:
                   "(not timed)")
             emu.reset_counters()
             if args.limiter_margin_ms is not None:
-                from qbo_ingest import throttle
+                from qbo_ingest.source import throttle
 
                 throttle._shared[emu.realm_id] = throttle.RateLimiter(margin_ms=args.limiter_margin_ms)
             meter = CpuMeter(emulator_pid=emu.pid, pg_dsn=dsn)
             meter.start()
             t0 = time.monotonic()
             with runtime.engine(emu.settings(dsn), concurrency=args.concurrency) as eng:
-                report = eng.backfill([get("Invoice")], start.isoformat(), end.isoformat())
+                report = jobs.backfill(eng, [get("Invoice")], start.isoformat(), end.isoformat())
                 stats = eng.client.stats  # type: ignore[attr-defined]
             seconds = time.monotonic() - t0
             used = meter.stop()

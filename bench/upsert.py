@@ -32,8 +32,8 @@ import psycopg
 from harness import fresh_database, machine, postgres
 
 from qbo_ingest import warehouse as wh
-from qbo_ingest.entities import get
-from qbo_ingest.qbo import Page
+from qbo_ingest.catalogue import get
+from qbo_ingest.source.client import Page
 
 DAY = "2025-03-01"
 REALM = "9341453000000001"
@@ -53,11 +53,11 @@ ON CONFLICT (realm_id, id) DO UPDATE SET payload = EXCLUDED.payload, ingested_at
 
 def fetch_pages(n_rows: int) -> list[Page]:
     """`n_rows` invoices of one emulator day as the client delivers them (pages of <= 1000 dicts)."""
-    from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
-    from qbo_ingest.qbo import QboClient
+    from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
     from qbo_ingest.settings import Settings
-    from qbo_ingest.throttle import NoLimit
-    from qbo_ingest.token_store import MemoryTokenStore
+    from qbo_ingest.source.auth.token_store import MemoryTokenStore
+    from qbo_ingest.source.client import QboClient
+    from qbo_ingest.source.throttle import NoLimit
 
     emu = Emulator(EmulatorConfig(seed=2, profile="empty", throttle=False, update_fraction=0.0,
                                   delete_fraction=0.0, profile_overrides={"Invoice": {DAY: n_rows, "default": 0}}))

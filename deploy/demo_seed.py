@@ -14,9 +14,9 @@ import time
 import urllib.request
 from collections.abc import Mapping
 
-from qbo_ingest.oauth import TokenSet
+from qbo_ingest.source.auth.oauth import TokenSet
 from qbo_ingest.settings import Settings
-from qbo_ingest.token_store import PostgresTokenStore
+from qbo_ingest.source.auth.token_store import PostgresTokenStore
 
 
 def fetch_refresh_token(admin_url: str, *, attempts: int = 30, delay: float = 1.0) -> dict[str, str]:

@@ -13,7 +13,7 @@ import pytest
 
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
-    from qbo_ingest import embedded_db
+    from qbo_ingest.local import postgres as embedded_db
 
     with embedded_db.temporary_server(prefix="qbo-test-pg-") as url:
         yield url
@@ -22,7 +22,7 @@ def pg_server_url() -> Iterator[str]:
 @pytest.fixture
 def pg_url(pg_server_url: str) -> Iterator[str]:
     """A fresh, empty database for this test; dropped afterwards."""
-    from qbo_ingest import embedded_db
+    from qbo_ingest.local import postgres as embedded_db
 
     dsn = embedded_db.create_database(pg_server_url, "t")
     try:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from qbo_ingest.backfill import Engine
-from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
+from qbo_ingest.pipeline.engine import Engine
 from qbo_ingest.settings import Settings
 
 
@@ -40,8 +40,8 @@ class FakeTime:
 
 def make_engine(settings: Settings, dsn: str, *, stack: ExitStack, clock: FakeTime | None = None,
                 **kw: Any) -> Engine:
-    from qbo_ingest.qbo import QboClient
-    from qbo_ingest.token_store import PostgresTokenStore
+    from qbo_ingest.source.auth.token_store import PostgresTokenStore
+    from qbo_ingest.source.client import QboClient
 
     t = clock or FakeTime()
     client = QboClient(settings, token_store=PostgresTokenStore(dsn), sleep=t.sleep, clock=t)

@@ -2,7 +2,7 @@
 """One day (a dynamic child named load_day:<entity>_backfill_<day>): extract every page from QBO,
 upsert it into raw, quality gates, ledger. Fails the block run if the day failed."""
 
-from qbo_ingest import mage_tasks
+from qbo_ingest.apps.mage import blocks
 
 if 'data_exporter' not in globals():
     from mage_ai.data_preparation.decorators import data_exporter
@@ -10,4 +10,4 @@ if 'data_exporter' not in globals():
 
 @data_exporter
 def load_day(item, *args, **kwargs):
-    return mage_tasks.load_day(item, **kwargs)
+    return blocks.load_day(item, **kwargs)

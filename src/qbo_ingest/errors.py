@@ -1,15 +1,18 @@
-"""Errors split by what to do next: retry, fix the request, re-authorize, fix the configuration.
+"""Every error a user can act on derives from `QboIngestError`, and each says its next step.
 
-Every message names what failed (and for which entity/window when the caller gave it), carries the
-`intuit_tid` that Intuit support asks for, a truncated response body, and the next step. Text passes
-through `redact` so URLs, tokens and passwords never reach a log or a traceback.
+The CLI prints exactly these as one `error: ...` line (exit 2); anything else is an internal error.
+Errors about QuickBooks Online (`QboError` and below) are split by what to do next: retry, fix the
+request, re-authorize, fix the configuration. Their messages name what failed (and for which
+entity/window when the caller gave it), carry the `intuit_tid` that Intuit support asks for and a
+truncated response body. Text passes through `redact`, so URLs, tokens and passwords never reach a
+log or a traceback.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .redact import redact
+from qbo_ingest.redact import redact
 
 BODY_LIMIT = 300
 
@@ -19,7 +22,76 @@ INVALID_GRANT_MESSAGE = (
 )
 
 
-class QboError(Exception):
+class QboIngestError(Exception):
+    """Root of every expected error: a one-line message and, where there is one, the next step."""
+
+    next_step = ""
+
+    def __init__(self, message: str = "", *, next_step: str | None = None) -> None:
+        self.message = redact(message)
+        if next_step is not None:
+            self.next_step = next_step
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        text = self.message
+        if self.next_step and self.next_step not in text:
+            text += f". Next: {self.next_step}"
+        return redact(text)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+
+class DateRangeError(QboIngestError, ValueError):
+    """Bad `fecha_inicio` / `fecha_fin`: the message says which and how to fix it."""
+
+
+class UnknownEntityError(QboIngestError, ValueError):
+    """A name that is not in the catalogue; the message lists the valid ones."""
+
+
+class RecordError(QboIngestError, ValueError):
+    """A record QBO sent without the shape every record has (`Id`, `MetaData.LastUpdatedTime`)."""
+
+    next_step = "report the record's Id and intuit_tid to Intuit; the rest of the page is unaffected"
+
+
+class ConfigError(QboIngestError):
+    """A missing or invalid setting."""
+
+
+class WarehouseError(QboIngestError):
+    """The database refused or could not be reached; the message says which and what to check."""
+
+    next_step = "check QBO_DATABASE_URL / POSTGRES_* and that the server is up"
+
+
+class GrantError(QboIngestError, PermissionError):
+    """The connected user lacks privileges the load needs; the message says what to GRANT."""
+
+    def __init__(self, user: str, missing: list[str], remediation: list[str]) -> None:
+        self.user = user
+        self.missing = missing
+        self.remediation = remediation
+        super().__init__(
+            f"Database user {user!r} is missing: {'; '.join(missing)}. "
+            f"As an admin run: {' '.join(remediation)} (or `qbo-ingest db init`)."
+        )
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        return (type(self), (self.user, self.missing, self.remediation))
+
+
+class SyncError(QboIngestError):
+    """A sync that cannot go on; the message says what to run instead."""
+
+
+class DayFailedError(QboIngestError):
+    """One day's load failed; the message names the day's block and how to retry it."""
+
+
+class QboError(QboIngestError):
     """Base of every error this package raises about QuickBooks Online."""
 
     next_step = ""
@@ -45,7 +117,7 @@ class QboError(Exception):
         self.context = context
         if next_step is not None:
             self.next_step = next_step
-        super().__init__(str(self))
+        Exception.__init__(self, str(self))
 
     def __str__(self) -> str:
         head = f"{self.context}: {self.message}" if self.context else self.message
@@ -101,12 +173,6 @@ class AuthError(QboError):
     """The credentials do not work: refresh token dead, client id/secret wrong, access refused twice."""
 
     next_step = "run `qbo-ingest auth` or get a new refresh token in Intuit's OAuth 2.0 Playground"
-
-
-class ConfigError(QboError):
-    """A missing or invalid setting."""
-
-    next_step = ""
 
 
 class CircuitOpenError(QboError):

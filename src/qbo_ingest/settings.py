@@ -17,8 +17,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from .errors import ConfigError
-from .redact import register_secret
+from qbo_ingest.errors import ConfigError
+from qbo_ingest.redact import register_secret
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,9 @@ NAMES = (
     "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "QBO_REALM_ID", "QBO_ENTORNO",
     "POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_DB",
     "QBO_DATABASE_URL", "QBO_API_BASE_URL", "QBO_TOKEN_URL", "QBO_AUTHORIZE_URL", "QBO_REVOKE_URL",
+    "QBO_RETRY_BASE_SECONDS", "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD",
 )
+DEFAULT_RETRY_BASE_S = 2.0
 
 SecretLookup = Callable[[str], "str | None"]
 
@@ -73,6 +75,12 @@ class Settings(BaseModel):
     token_url: str = TOKEN_URL
     authorize_url: str = AUTHORIZE_URL
     revoke_url: str = REVOKE_URL
+    # The first backoff wait; then x2 each retry (spec troubleshooting: raise it when `API Limit: 429`
+    # is frequent). Default 2: waits 2, 4 .. 64 s.
+    retry_base_seconds: float = DEFAULT_RETRY_BASE_S
+    # Passwords `qbo-ingest db init` gives the roles it creates (None: leave an existing one unchanged).
+    loader_password: SecretStr | None = None
+    analyst_password: SecretStr | None = None
 
     @classmethod
     def load(
@@ -138,7 +146,9 @@ class Settings(BaseModel):
                 f"QBO_REALM_ID={realm[:30]!r} is invalid: set it to the numeric company id shown in QBO "
                 f"(Settings > Account and settings > Billing & subscription) {HOW}"
             )
-        for name in ("QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "POSTGRES_PASSWORD", "QBO_DATABASE_URL"):
+        retry_base = _retry_base(raw["QBO_RETRY_BASE_SECONDS"])
+        for name in ("QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "POSTGRES_PASSWORD", "QBO_DATABASE_URL",
+                     "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD"):
             register_secret(raw[name])
 
         def secret(name: str) -> SecretStr | None:
@@ -161,6 +171,9 @@ class Settings(BaseModel):
             token_url=urls["QBO_TOKEN_URL"],
             authorize_url=urls["QBO_AUTHORIZE_URL"],
             revoke_url=urls["QBO_REVOKE_URL"],
+            retry_base_seconds=retry_base,
+            loader_password=secret("QBO_LOADER_PASSWORD"),
+            analyst_password=secret("QBO_ANALYST_PASSWORD"),
         )
 
     def dsn(self) -> str:
@@ -198,6 +211,19 @@ class Settings(BaseModel):
         ):
             if not value:
                 raise SettingsError(f"{name} is not set: set it {HOW}")
+
+
+def _retry_base(raw: str | None) -> float:
+    if raw is None:
+        return DEFAULT_RETRY_BASE_S
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 300:
+        raise SettingsError(f"QBO_RETRY_BASE_SECONDS={raw[:20]!r} is invalid: give seconds between 0 and 300, "
+                            f"e.g. 2 {HOW}")
+    return value
 
 
 def _required_names(groups: Iterable[str]) -> list[str]:

@@ -1,16 +1,14 @@
-"""Date range -> daily UTC windows `[D 00:00Z, D+1 00:00Z)`."""
+"""Dates -> daily UTC windows `[D 00:00Z, D+1 00:00Z)`: the unit of the ledger and of retry."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from qbo_ingest.errors import DateRangeError
+
 UTC = timezone.utc
 MAX_DAYS = 366 * 30
-
-
-class DateRangeError(ValueError):
-    """Bad `fecha_inicio` / `fecha_fin`: the message says which and how to fix it."""
 
 
 @dataclass(frozen=True, order=True)
@@ -76,21 +74,3 @@ def daily_windows(fecha_inicio: object, fecha_fin: object, *, today: date | None
     if today is not None and start > today:
         raise DateRangeError(f"fecha_inicio ({start}) is in the future (today is {today} UTC)")
     return [day_window(start + timedelta(days=i)) for i in range(n)]
-
-
-def to_qbo_literal(ts: datetime) -> str:
-    """An explicit-offset literal QBO reads unambiguously: `2025-10-15T00:00:00Z`."""
-    if ts.tzinfo is None:
-        raise ValueError("naive datetime given; windows are UTC instants")
-    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def parse_qbo_time(text: str) -> datetime:
-    """QBO MetaData times carry Pacific offsets (`-07:00`/`-08:00`): parse as an aware instant."""
-    t = text.strip()
-    if t.endswith("Z"):
-        t = t[:-1] + "+00:00"
-    dt = datetime.fromisoformat(t)
-    if dt.tzinfo is None:
-        raise ValueError(f"timestamp without offset: {text!r}")
-    return dt

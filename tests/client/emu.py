@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import Any
 
-from qbo_ingest.emulator import Emulator, EmulatorConfig, RotationPolicy, serve_in_thread
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, RotationPolicy, serve_in_thread
 from qbo_ingest.settings import Settings
 
 REALM = "9341453000000001"

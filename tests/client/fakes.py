@@ -1,6 +1,6 @@
 """A small in-process QBO for MockTransport unit tests: token endpoint with rotation, query with faults.
 
-Integration tests use the real emulator (`qbo_ingest.emulator`) over HTTP; this fake keeps the unit
+Integration tests use the real emulator (`qbo_ingest.local.emulator`) over HTTP; this fake keeps the unit
 tests independent of it and lets a test script exact responses.
 """
 
@@ -17,8 +17,8 @@ from urllib.parse import parse_qs
 
 import httpx
 
+from qbo_ingest.records import parse_qbo_time
 from qbo_ingest.settings import Settings
-from qbo_ingest.windows import parse_qbo_time
 
 REALM = "9341453000000001"
 CLIENT_ID = "unit-client-id"

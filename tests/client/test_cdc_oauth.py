@@ -8,10 +8,10 @@ import httpx
 import pytest
 
 from qbo_ingest.errors import AuthError, FatalApiError
-from qbo_ingest.oauth import OAuthSession
-from qbo_ingest.qbo import QboClient
-from qbo_ingest.throttle import NoLimit
-from qbo_ingest.token_store import MemoryTokenStore
+from qbo_ingest.source.auth.oauth import OAuthSession
+from qbo_ingest.source.auth.token_store import MemoryTokenStore
+from qbo_ingest.source.client import QboClient
+from qbo_ingest.source.throttle import NoLimit
 
 from .emu import emulator, running, settings_for
 from .fakes import CLIENT_ID, CLIENT_SECRET, TOKEN_URL, FakeTime

@@ -11,9 +11,9 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from qbo_ingest.errors import INVALID_GRANT_MESSAGE, AuthError, RetriesExhausted
-from qbo_ingest.qbo import QboClient
-from qbo_ingest.throttle import CircuitBreaker, NoLimit, RateLimiter
-from qbo_ingest.token_store import MemoryTokenStore
+from qbo_ingest.source.auth.token_store import MemoryTokenStore
+from qbo_ingest.source.client import QboClient
+from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter
 
 from .emu import emulator, running, settings_for, utc
 from .fakes import FakeTime

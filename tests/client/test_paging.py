@@ -6,9 +6,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from qbo_ingest.qbo import QboClient
-from qbo_ingest.throttle import NoLimit
-from qbo_ingest.token_store import MemoryTokenStore
+from qbo_ingest.source.auth.token_store import MemoryTokenStore
+from qbo_ingest.source.client import QboClient
+from qbo_ingest.source.throttle import NoLimit
 
 from .fakes import FakeQbo, FakeTime, make_records, settings
 

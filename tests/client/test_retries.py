@@ -9,9 +9,9 @@ import httpx
 import pytest
 
 from qbo_ingest.errors import INVALID_GRANT_MESSAGE, AuthError, FatalApiError, RetriesExhausted
-from qbo_ingest.qbo import QboClient
-from qbo_ingest.throttle import CircuitBreaker, NoLimit
-from qbo_ingest.token_store import MemoryTokenStore
+from qbo_ingest.source.auth.token_store import MemoryTokenStore
+from qbo_ingest.source.client import QboClient
+from qbo_ingest.source.throttle import CircuitBreaker, NoLimit
 
 from .fakes import AUTH_401, THROTTLE, FakeQbo, FakeTime, fault, make_records, settings
 

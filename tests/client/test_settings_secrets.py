@@ -10,11 +10,11 @@ from datetime import datetime, timezone
 import pytest
 
 from qbo_ingest.errors import AuthError, FatalApiError, RetriesExhausted
-from qbo_ingest.qbo import QboClient
 from qbo_ingest.redact import redact
 from qbo_ingest.settings import Settings, SettingsError
-from qbo_ingest.throttle import NoLimit
-from qbo_ingest.token_store import MemoryTokenStore, PostgresTokenStore
+from qbo_ingest.source.auth.token_store import MemoryTokenStore, PostgresTokenStore
+from qbo_ingest.source.client import QboClient
+from qbo_ingest.source.throttle import NoLimit
 
 from .fakes import CLIENT_SECRET, THROTTLE, FakeQbo, FakeTime, make_records, settings
 

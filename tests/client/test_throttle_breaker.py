@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import pytest
 
 from qbo_ingest.errors import CircuitOpenError, RetriesExhausted
-from qbo_ingest.qbo import QboClient
-from qbo_ingest.throttle import CircuitBreaker, NoLimit, RateLimiter
-from qbo_ingest.token_store import MemoryTokenStore
+from qbo_ingest.source.auth.token_store import MemoryTokenStore
+from qbo_ingest.source.client import QboClient
+from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter
 
 from .fakes import THROTTLE, FakeQbo, FakeTime, make_records, settings
 

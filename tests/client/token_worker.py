@@ -12,10 +12,10 @@ import threading
 import time
 from datetime import datetime, timezone
 
-from qbo_ingest.qbo import QboClient
 from qbo_ingest.settings import Settings
-from qbo_ingest.throttle import NoLimit
-from qbo_ingest.token_store import PostgresTokenStore
+from qbo_ingest.source.auth.token_store import PostgresTokenStore
+from qbo_ingest.source.client import QboClient
+from qbo_ingest.source.throttle import NoLimit
 
 
 def main(argv: list[str]) -> None:

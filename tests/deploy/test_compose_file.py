@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from qbo_ingest.emulator import EmulatorConfig
+from qbo_ingest.local.emulator import EmulatorConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -154,7 +154,7 @@ def test_demo_profile_points_mage_at_the_emulator(services: dict[str, dict[str, 
 def test_init_runs_db_init_with_the_admin_and_the_cli_accepts_it(services: dict[str, dict[str, Any]]) -> None:
     from typer.testing import CliRunner
 
-    from qbo_ingest.cli import app
+    from qbo_ingest.apps.cli.main import app
 
     init = services["init"]
     cmd = init["command"]

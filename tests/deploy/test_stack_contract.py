@@ -21,7 +21,7 @@ import yaml
 from psycopg.conninfo import conninfo_to_dict
 
 from qbo_ingest import warehouse as wh
-from qbo_ingest.entities import get
+from qbo_ingest.catalogue import get
 
 ROOT = Path(__file__).resolve().parents[2]
 LOADER_PW = "loader-pw-for-tests"
@@ -123,8 +123,8 @@ def test_init_service_command_creates_schema_and_roles(
 def test_demo_profile_seed_then_backfill_as_the_loader(
     pg_url: str, dotenv: dict[str, str], loader_cleanup: None
 ) -> None:
-    from qbo_ingest import commands
-    from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
+    from qbo_ingest.apps.cli import commands
+    from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
     from qbo_ingest.settings import Settings
 
     loader = dotenv["POSTGRES_USER"]
@@ -140,7 +140,7 @@ def test_demo_profile_seed_then_backfill_as_the_loader(
         assert settings.refresh_token is None  # nothing but the token store knows the token
         day = date(2025, 10, 15)
         report = commands.backfill([get("Invoice")], day.isoformat(), day.isoformat(), settings=settings,
-                                   concurrency=2, progress=False)
+                                   concurrency=2, show_progress=False)
         assert report.ok
     with wh.connect(pg_url) as conn:
         (row,) = wh.ledger_days(conn, env["QBO_REALM_ID"], "Invoice")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from qbo_ingest.emulator import Emulator, EmulatorConfig, RunningServer, serve_in_thread
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, RunningServer, serve_in_thread
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
-from qbo_ingest.emulator import Emulator, EmulatorConfig
-from qbo_ingest.entities import CATALOGUE
+from qbo_ingest.catalogue import CATALOGUE
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig
 
 from .conftest import NOW, Factory, FakeClock, window
 
@@ -244,7 +244,7 @@ def test_serve_forever_prints_what_a_client_needs() -> None:
 
     import httpx
 
-    code = "from qbo_ingest.emulator import serve_forever; serve_forever(port=0, seed=3, profile='demo')"
+    code = "from qbo_ingest.local.emulator import serve_forever; serve_forever(port=0, seed=3, profile='demo')"
     proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                             text=True)
     try:
@@ -278,7 +278,7 @@ def test_same_data_across_processes() -> None:
     import subprocess
     import sys
 
-    code = ("import hashlib, json; from qbo_ingest.emulator import Emulator, EmulatorConfig; "
+    code = ("import hashlib, json; from qbo_ingest.local.emulator import Emulator, EmulatorConfig; "
             "e = Emulator(EmulatorConfig(seed=5, profile='sparse')); "
             "q = e.parse(\"SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime >= '2024-02-01T00:00:00Z' "
             "AND MetaData.LastUpdatedTime < '2024-02-03T00:00:00Z'\"); "
@@ -292,7 +292,7 @@ def test_same_data_across_processes() -> None:
 
 
 def test_data_end_of_today_is_refused_on_the_wall_clock():
-    from qbo_ingest.emulator import EmulatorConfig
+    from qbo_ingest.local.emulator import EmulatorConfig
 
     today = datetime.now(timezone.utc).date()
     with pytest.raises(ValueError, match="must be before today"):

@@ -143,7 +143,7 @@ def test_probability_is_seeded(make_api: Factory) -> None:
 
 
 def test_unknown_fault_kind() -> None:
-    from qbo_ingest.emulator.faults import Faults
+    from qbo_ingest.local.emulator.faults import Faults
 
     with pytest.raises(ValueError, match="Unknown fault kind"):
         Faults().add("418")

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlparse
 
 import httpx
 
-from qbo_ingest.emulator import EmulatorConfig, RotationPolicy
+from qbo_ingest.local.emulator import EmulatorConfig, RotationPolicy
 
 from .conftest import Api, Factory, FakeClock
 

@@ -6,8 +6,8 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-from qbo_ingest.emulator.core import QUERYABLE
-from qbo_ingest.emulator.query import QueryError, parse
+from qbo_ingest.local.emulator.core import QUERYABLE
+from qbo_ingest.local.emulator.query import QueryError, parse
 
 from .conftest import Factory, window
 

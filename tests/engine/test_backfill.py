@@ -8,8 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 import psycopg
 import pytest
 
+from qbo_ingest import jobs
 from qbo_ingest import warehouse as wh
-from qbo_ingest.entities import get
+from qbo_ingest.catalogue import get
 from qbo_ingest.windows import DateRangeError, day_window
 
 UTC = timezone.utc
@@ -27,7 +28,7 @@ def _raw(pg_url: str, entity: str, realm: str) -> dict[str, datetime]:
 def test_multi_entity_backfill_equals_ground_truth(qbo, pg_url):
     emu, eng, s = qbo(profile="sparse")
     names = ["Invoice", "Customer", "Item", "Payment", "Vendor"]
-    report = eng.backfill([get(n) for n in names], "2024-03-01", "2024-03-12")
+    report = jobs.backfill(eng, [get(n) for n in names], "2024-03-01", "2024-03-12")
     assert report.ok, report.failed
     start, end = _span("2024-03-01", "2024-03-12")
     for n in names:
@@ -47,7 +48,7 @@ def test_multi_entity_backfill_equals_ground_truth(qbo, pg_url):
 def test_rows_land_in_the_utc_day_of_their_pacific_timestamp(qbo, pg_url):
     emu, eng, s = qbo(profile="sparse")
     # 2025-03-09 is the US spring-forward day: offsets switch from -08:00 to -07:00
-    assert eng.backfill([get("Invoice")], "2025-03-08", "2025-03-10").ok
+    assert jobs.backfill(eng, [get("Invoice")], "2025-03-08", "2025-03-10").ok
     with psycopg.connect(pg_url) as conn:
         rows = conn.execute("SELECT id, last_updated_at, extract_window_start_utc, extract_window_end_utc, "
                             "payload->'MetaData'->>'LastUpdatedTime' FROM raw.qb_invoices").fetchall()
@@ -68,12 +69,12 @@ def test_rows_land_in_the_utc_day_of_their_pacific_timestamp(qbo, pg_url):
 def test_rerun_changes_nothing_but_ingested_at(qbo, pg_url):
     emu, eng, s = qbo(profile="sparse")
     ents = [get("Invoice"), get("Customer")]
-    assert eng.backfill(ents, "2024-05-01", "2024-05-04").ok
+    assert jobs.backfill(eng, ents, "2024-05-01", "2024-05-04").ok
     q = ("SELECT id, payload, extract_window_start_utc, extract_window_end_utc, page_number, last_updated_at, "
          "deleted_at_utc, ingested_at_utc FROM raw.qb_invoices ORDER BY id")
     with psycopg.connect(pg_url) as conn:
         before = conn.execute(q).fetchall()
-    again = eng.backfill(ents, "2024-05-01", "2024-05-04")
+    again = jobs.backfill(eng, ents, "2024-05-01", "2024-05-04")
     assert again.ok
     with psycopg.connect(pg_url) as conn:
         after = conn.execute(q).fetchall()
@@ -85,7 +86,7 @@ def test_rerun_changes_nothing_but_ingested_at(qbo, pg_url):
 def test_quality_gate_log_lines(qbo, caplog):
     emu, eng, s = qbo(profile="sparse", profile_overrides={"Invoice": {"2024-06-02": 0, "default": 3}})
     with caplog.at_level(logging.INFO, logger="qbo_ingest"):
-        assert eng.backfill([get("Invoice")], "2024-06-01", "2024-06-03").ok
+        assert jobs.backfill(eng, [get("Invoice")], "2024-06-01", "2024-06-03").ok
     passed = [r for r in caplog.records if "Validation: Integrity Check Passed" in r.getMessage()]
     alerts = [r for r in caplog.records if "Validation: [ALERT]" in r.getMessage()]
     assert sorted(r.getMessage().split()[5] for r in passed) == [
@@ -103,7 +104,7 @@ def test_failed_day_is_named_then_resume_and_retry_failed_finish(qbo, pg_url, ca
     # One stream, one page per 1000 rows: 7 consecutive 503s exhaust the client's 6 retries.
     emu.faults.add("503", on="query", at_requests=list(range(1, 8)))
     with caplog.at_level(logging.INFO, logger="qbo_ingest"):
-        report = eng.backfill([get("Invoice")], "2024-07-01", "2024-07-05")
+        report = jobs.backfill(eng, [get("Invoice")], "2024-07-01", "2024-07-05")
     assert not report.ok
     failed_days = {o.day for o in report.failed}
     assert failed_days == {date(2024, 7, d) for d in range(1, 6)}
@@ -112,7 +113,7 @@ def test_failed_day_is_named_then_resume_and_retry_failed_finish(qbo, pg_url, ca
         assert {r.status for r in wh.ledger_days(conn, s.realm_id, "Invoice")} == {"failed"}
     # resume (after the breaker's cool-down) finishes what failed; nothing else is refetched
     eng.fake_time.advance(60)
-    resumed = eng.backfill([get("Invoice")], "2024-07-01", "2024-07-05", resume=True)
+    resumed = jobs.backfill(eng, [get("Invoice")], "2024-07-01", "2024-07-05", resume=True)
     assert resumed.ok and len(resumed.outcomes) == 5
     start, end = _span("2024-07-01", "2024-07-05")
     assert _raw(pg_url, "Invoice", s.realm_id) == emu.truth("Invoice", start, end)
@@ -122,7 +123,7 @@ def test_failed_day_is_named_then_resume_and_retry_failed_finish(qbo, pg_url, ca
                          rows_upserted=0, pages=0, requests=0, retries=0, error="simulated")
         wh.ledger_finish(conn, s.realm_id, "Invoice", date(2024, 7, 4), status="failed", rows_fetched=0,
                          rows_upserted=0, pages=0, requests=0, retries=0, error="simulated")
-    retried = eng.retry_failed([get("Invoice")])
+    retried = jobs.retry_failed(eng, [get("Invoice")])
     assert retried.ok
     assert sorted(o.day for o in retried.outcomes) == [date(2024, 7, 2), date(2024, 7, 4)]
     with wh.connect(pg_url) as conn:
@@ -131,9 +132,9 @@ def test_failed_day_is_named_then_resume_and_retry_failed_finish(qbo, pg_url, ca
 
 def test_resume_skips_succeeded_days_without_requests(qbo):
     emu, eng, s = qbo(profile="sparse")
-    assert eng.backfill([get("Invoice")], "2024-08-01", "2024-08-03").ok
+    assert jobs.backfill(eng, [get("Invoice")], "2024-08-01", "2024-08-03").ok
     before = emu.counters()
-    again = eng.backfill([get("Invoice")], "2024-08-01", "2024-08-03", resume=True)
+    again = jobs.backfill(eng, [get("Invoice")], "2024-08-01", "2024-08-03", resume=True)
     assert again.ok and again.outcomes == []
     after = emu.counters()
     assert after.get("query", 0) == before.get("query", 0)
@@ -146,7 +147,7 @@ def test_sparse_span_costs_about_ceil_n_over_1000_data_requests(qbo, pg_url):
     start, end = _span("2024-01-01", "2024-06-30")
     n = len(emu.truth("Invoice", start, end))
     before = emu.counters()
-    report = eng.backfill([get("Invoice")], "2024-01-01", "2024-06-30")
+    report = jobs.backfill(eng, [get("Invoice")], "2024-01-01", "2024-06-30")
     assert report.ok
     after = emu.counters()
     data = after.get("query", 0) - before.get("query", 0)
@@ -167,7 +168,7 @@ def test_sparse_span_costs_about_ceil_n_over_1000_data_requests(qbo, pg_url):
 def test_bad_dates_raise_before_anything_is_written(qbo, pg_url, a, b, msg):
     emu, eng, s = qbo(profile="sparse")
     with pytest.raises(DateRangeError, match=msg):
-        eng.backfill([get("Invoice")], a, b)
+        jobs.backfill(eng, [get("Invoice")], a, b)
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT to_regclass('raw.qb_invoices')").fetchone() == (None,)
     assert emu.counters().get("query", 0) == 0

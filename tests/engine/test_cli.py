@@ -9,7 +9,7 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
-from qbo_ingest.cli import app
+from qbo_ingest.apps.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import psycopg
 
-from qbo_ingest import demo, embedded_db
-from qbo_ingest.emulator import Emulator, EmulatorConfig
-from qbo_ingest.entities import get
+from qbo_ingest.apps import demo
+from qbo_ingest.catalogue import get
+from qbo_ingest.local import postgres as embedded_db
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig
 from qbo_ingest.windows import day_window
 
 

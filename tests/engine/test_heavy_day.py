@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from qbo_ingest import faultpoints
+from qbo_ingest import faultpoints, jobs
 from qbo_ingest import warehouse as wh
-from qbo_ingest.entities import get
-from qbo_ingest.planning import Span, split_run
+from qbo_ingest.catalogue import get
+from qbo_ingest.pipeline.planning import Span, split_run
 from qbo_ingest.windows import day_window
 
 DAY = date(2024, 3, 10)
@@ -72,7 +72,7 @@ def test_heavy_day_loads_through_parallel_slices_and_closes_once(qbo, pg_url, ca
     statements = _record_statements(emu)
     before = emu.counters()
     with caplog.at_level(logging.INFO, logger="qbo_ingest"):
-        report = eng.backfill([get("Invoice")], DAY.isoformat(), DAY.isoformat())
+        report = jobs.backfill(eng, [get("Invoice")], DAY.isoformat(), DAY.isoformat())
     after = emu.counters()
     assert report.ok, report.failed
     assert [(o.day, o.rows_fetched) for o in report.outcomes] == [(DAY, n)]
@@ -111,7 +111,7 @@ def test_a_failed_slice_fails_the_day_and_resume_completes_it(qbo, pg_url, caplo
     faultpoints.set_hook(boom)
     try:
         with caplog.at_level(logging.INFO, logger="qbo_ingest"):
-            report = eng.backfill([get("Invoice")], DAY.isoformat(), DAY.isoformat())
+            report = jobs.backfill(eng, [get("Invoice")], DAY.isoformat(), DAY.isoformat())
     finally:
         faultpoints.set_hook(None)
     assert not report.ok
@@ -128,7 +128,7 @@ def test_a_failed_slice_fails_the_day_and_resume_completes_it(qbo, pg_url, caplo
     assert "simulated failure of one slice" in (rows[0].error or "")
     assert 0 < len(partial) < len(truth)  # the other slices loaded, the failed one did not finish
 
-    resumed = eng.backfill([get("Invoice")], DAY.isoformat(), DAY.isoformat(), resume=True)
+    resumed = jobs.backfill(eng, [get("Invoice")], DAY.isoformat(), DAY.isoformat(), resume=True)
     assert resumed.ok and [(o.day, o.rows_fetched) for o in resumed.outcomes] == [(DAY, len(truth))]
     with wh.connect(pg_url) as conn:
         assert wh.raw_snapshot(conn, get("Invoice"), s.realm_id) == truth
@@ -144,10 +144,10 @@ def test_sparse_days_keep_their_request_cost(qbo, days):
     first = date(2024, 4, 1)
     last = first + timedelta(days=days - 1)
     before = emu.counters()
-    assert eng.backfill([get("Invoice")], first.isoformat(), last.isoformat()).ok
+    assert jobs.backfill(eng, [get("Invoice")], first.isoformat(), last.isoformat()).ok
     mid = emu.counters()
     assert (mid["query"] - before.get("query", 0), mid["count"] - before.get("count", 0)) == (1, 2)
-    outs = eng.run_days(get("Invoice"), [first + timedelta(days=i) for i in range(days)])
+    outs = jobs.load_days(eng, get("Invoice"), [first + timedelta(days=i) for i in range(days)])
     assert all(o.status == "succeeded" for o in outs) and len(outs) == days
     end = emu.counters()
     assert (end["query"] - mid["query"], end["count"] - mid["count"]) == (1, 0)
@@ -159,7 +159,7 @@ def test_two_dense_days_get_more_streams_than_days(qbo, pg_url):
                       profile_overrides={"Invoice": {DAY.isoformat(): 2500, nxt.isoformat(): 2500, "default": 0}},
                       engine_kw={"page_size": PAGE, "concurrency": 6})
     statements = _record_statements(emu)
-    report = eng.backfill([get("Invoice")], DAY.isoformat(), nxt.isoformat())
+    report = jobs.backfill(eng, [get("Invoice")], DAY.isoformat(), nxt.isoformat())
     assert report.ok, report.failed
     data = [t for t in statements if "COUNT(*)" not in t]
     start, end = day_window(DAY).start, day_window(nxt).end

@@ -7,10 +7,11 @@ from datetime import datetime, timedelta, timezone
 import psycopg
 import pytest
 
-from qbo_ingest import incremental
+from qbo_ingest import jobs
 from qbo_ingest import warehouse as wh
-from qbo_ingest.entities import get
-from qbo_ingest.reconcile import reconcile
+from qbo_ingest.catalogue import get
+from qbo_ingest.jobs import incremental
+from qbo_ingest.jobs.reconciliation import reconcile
 from qbo_ingest.windows import day_window
 
 UTC = timezone.utc
@@ -24,7 +25,7 @@ def _recent(qbo, **kw):
     kw.setdefault("data_end", TODAY - timedelta(days=1))  # the emulator generates whole days: none in the future
     emu, eng, s = qbo(**kw)
     ents = [get("Invoice"), get("Customer")]
-    assert eng.backfill(ents, START.isoformat(), TODAY.isoformat()).ok
+    assert jobs.backfill(eng, ents, START.isoformat(), TODAY.isoformat()).ok
     return emu, eng, s, ents
 
 
@@ -112,7 +113,7 @@ def test_cdc_answer_at_the_cap_is_continued(qbo, pg_url):
 
 def test_reconcile_reports_a_gap_then_zero_after_sync(qbo, pg_url):
     emu, eng, s, ents = _recent(qbo)
-    rep = reconcile(eng.client, pg_url, s.realm_id, ents, START.isoformat(), TODAY.isoformat())
+    rep = reconcile(eng, ents, START.isoformat(), TODAY.isoformat())
     assert rep.ok, rep.mismatches
     n_days = (TODAY - START).days + 1
     assert rep.requests == len(ents) < n_days  # equal spans: one COUNT per entity, not per day
@@ -121,11 +122,11 @@ def test_reconcile_reports_a_gap_then_zero_after_sync(qbo, pg_url):
     with psycopg.connect(pg_url) as conn:
         conn.execute("DELETE FROM raw.qb_invoices WHERE id = (SELECT id FROM raw.qb_invoices "
                      "WHERE last_updated_at >= %s AND last_updated_at < %s LIMIT 1)", (w.start, w.end))
-    bad = reconcile(eng.client, pg_url, s.realm_id, ents, START.isoformat(), TODAY.isoformat())
+    bad = reconcile(eng, ents, START.isoformat(), TODAY.isoformat())
     assert not bad.ok
     assert [(m.entity, m.window.start.date(), m.qbo - m.raw) for m in bad.mismatches] == [("Invoice", gap_day, 1)]
-    assert eng.backfill([get("Invoice")], gap_day.isoformat(), gap_day.isoformat()).ok
-    assert reconcile(eng.client, pg_url, s.realm_id, ents, START.isoformat(), TODAY.isoformat()).ok
+    assert jobs.backfill(eng, [get("Invoice")], gap_day.isoformat(), gap_day.isoformat()).ok
+    assert reconcile(eng, ents, START.isoformat(), TODAY.isoformat()).ok
 
 
 def test_sync_without_a_backfill_says_what_to_run(qbo):

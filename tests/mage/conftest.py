@@ -50,7 +50,7 @@ class QboEnv:
 @pytest.fixture
 def qbo_env(pg_url: str) -> Iterator[QboEnv]:
     """A sparse emulator served on 127.0.0.1 and the environment a Mage block reads its settings from."""
-    from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
+    from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
 
     emu = Emulator(EmulatorConfig(seed=3, profile="sparse"))
     with serve_in_thread(emu) as srv:

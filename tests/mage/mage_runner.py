@@ -142,7 +142,8 @@ def _fast_sleep(sleeps: dict[str, list[float]]) -> None:
 
     import mage_ai.shared.retry as mage_retry
 
-    from qbo_ingest import oauth, qbo
+    from qbo_ingest.source import client as qbo
+    from qbo_ingest.source.auth import oauth
 
     def client_sleep(seconds: float) -> None:
         sleeps["qbo_client"].append(float(seconds))

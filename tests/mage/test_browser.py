@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from qbo_ingest.entities import CATALOGUE
+from qbo_ingest.catalogue import CATALOGUE
 
 pytestmark = [pytest.mark.mage, pytest.mark.browser, pytest.mark.slow]
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qbo_ingest.entities import CATALOGUE
+from qbo_ingest.catalogue import CATALOGUE
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = ROOT / "mage"

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from qbo_ingest import mage_tasks
+from qbo_ingest import jobs
+from qbo_ingest.apps.mage import blocks as mage_tasks
 from qbo_ingest.windows import DateRangeError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -163,12 +164,12 @@ def test_trigger_yaml_edit_on_the_file_mage_rewrote(tmp_path: Path) -> None:
 def test_incremental_sync_block_loads_changes_and_marks_cdc_deletes(qbo, settings_env: None) -> None:
     from datetime import datetime, timedelta, timezone
 
-    from qbo_ingest.entities import get
+    from qbo_ingest.catalogue import get
     from qbo_ingest.windows import day_window
 
     today = datetime.now(timezone.utc).date()
     emu, eng, s = qbo(profile="sparse", data_start=today - timedelta(days=5), data_end=today - timedelta(days=1))
-    assert eng.backfill([get("Invoice")], (today - timedelta(days=5)).isoformat(), today.isoformat()).ok
+    assert jobs.backfill(eng, [get("Invoice")], (today - timedelta(days=5)).isoformat(), today.isoformat()).ok
     victim = sorted(emu.truth("Invoice", day_window(today - timedelta(days=5)).start, day_window(today).end))[0]
     emu.delete_record("Invoice", victim)
 

@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 
 from qbo_ingest import warehouse as wh
-from qbo_ingest.backfill import Engine
-from qbo_ingest.emulator import Emulator
-from qbo_ingest.entities import get
-from qbo_ingest.throttle import CircuitBreaker, NoLimit
+from qbo_ingest.catalogue import get
+from qbo_ingest.local.emulator import Emulator
+from qbo_ingest.pipeline.engine import Engine
+from qbo_ingest.source.throttle import CircuitBreaker, NoLimit
 from qbo_ingest.windows import day_window
 
 UTC = timezone.utc
@@ -35,8 +35,8 @@ def fast_engine(emu: Emulator, srv: Any, dsn: str, *, stack: ExitStack, timeout:
                 page_size: int = 1000, concurrency: int = 4, **kw: Any) -> Engine:
     """An engine whose client never waits for real: fake clock (backoff and breaker cool-down are
     instant), no client-side rate limit. Everything else (retries, breaker, token store) is the product's."""
-    from qbo_ingest.qbo import QboClient
-    from qbo_ingest.token_store import PostgresTokenStore
+    from qbo_ingest.source.auth.token_store import PostgresTokenStore
+    from qbo_ingest.source.client import QboClient
     from support import FakeTime, settings_for
 
     t = FakeTime()
@@ -115,7 +115,7 @@ def ledger_problems(dsn: str, realm: str, entities: Sequence[str], first: date, 
 
 
 def cli_env(emu: Emulator, srv: Any, dsn: str, **over: str) -> dict[str, str]:
-    """The environment of a `python -m qbo_ingest.cli` subprocess pointed at an emulator and a database."""
+    """The environment of a `python -m qbo_ingest.apps.cli.main` subprocess pointed at an emulator and a database."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "POSTGRES_"))}
     env.update(srv.client_env(dsn))
     env.update({
@@ -127,7 +127,7 @@ def cli_env(emu: Emulator, srv: Any, dsn: str, **over: str) -> dict[str, str]:
 
 
 def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "qbo_ingest.cli", *args]
+    return [sys.executable, "-m", "qbo_ingest.apps.cli.main", *args]
 
 
 def raw_row_count(dsn: str) -> int:

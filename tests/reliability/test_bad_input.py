@@ -1,4 +1,4 @@
-"""Bad input through the real entry point (`python -m qbo_ingest.cli`, a subprocess): one clear `error:` line
+"""Bad input through the real entry point (`python -m qbo_ingest.apps.cli.main`, a subprocess): one clear `error:` line
 on stderr, a non-zero exit, no traceback, no secret echoed, nothing written to raw or the ledger.
 
 tests/engine/test_cli.py covers 14 cases in-process; these are the others (dates, ranges, entities, realm
@@ -19,7 +19,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rel_support import EMU_NOW, cli, cli_env
 
 from qbo_ingest import warehouse as wh
-from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
 
 SECRET = "bi-client-secret-canary-5b1e"
 INJECT = "'; DROP TABLE raw.qb_invoices; --"
@@ -193,7 +193,7 @@ def test_unreachable_api_fails_fast_names_the_days_and_writes_no_rows(emulator, 
 
 
 def test_mage_generator_rejects_a_future_fecha_inicio_like_the_cli():
-    from qbo_ingest.mage_tasks import plan_days
+    from qbo_ingest.apps.mage.blocks import plan_days
     from qbo_ingest.windows import DateRangeError
 
     with pytest.raises(DateRangeError, match=r"fecha_inicio \(2999-01-01\) is in the future"):

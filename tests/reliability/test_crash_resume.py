@@ -21,9 +21,9 @@ import psycopg
 import pytest
 from rel_support import EMU_NOW, cli_env, compare_with_truth, ledger_problems, span
 
-from qbo_ingest import embedded_db
-from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
 from qbo_ingest.faultpoints import ENV, POINTS
+from qbo_ingest.local import postgres as embedded_db
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
 
 ENTITIES = ["Invoice", "Payment", "Customer"]
 FIRST, LAST = "2024-03-01", "2024-05-29"  # 90 days
@@ -36,7 +36,7 @@ COUNTING_MAIN = (
     "import atexit, json, sys; from qbo_ingest import faultpoints as f; "
     "f.set_hook(lambda name, n: None); "
     "atexit.register(lambda: print('FAULTPOINTS ' + json.dumps(f.counts()), file=sys.stderr)); "
-    "from qbo_ingest.cli import main; sys.argv[0] = 'qbo-ingest'; main()"
+    "from qbo_ingest.apps.cli.main import main; sys.argv[0] = 'qbo-ingest'; main()"
 )
 
 
@@ -100,7 +100,7 @@ def test_kill_9_at_20_seeded_points_then_resume_reaches_ground_truth(pg_server_u
             db = _new_db(pg_server_url)
             try:
                 env = cli_env(emu, srv, db)
-                crash = _run([sys.executable, "-m", "qbo_ingest.cli", *ARGS],
+                crash = _run([sys.executable, "-m", "qbo_ingest.apps.cli.main", *ARGS],
                              {**env, ENV: f"{point}:{n}"})
                 tr.crash_rc = crash.returncode
                 with psycopg.connect(db) as conn:
@@ -110,7 +110,7 @@ def test_kill_9_at_20_seeded_points_then_resume_reaches_ground_truth(pg_server_u
                 tr.rows_after_crash = after.rows
                 # what a crash leaves is a subset of the truth: whole pages only, nothing wrong or doubled
                 tr.partial_or_wrong_after_crash = after.extra + after.stale + after.duplicated
-                resume = _run([sys.executable, "-m", "qbo_ingest.cli", *ARGS, "--resume"], env)
+                resume = _run([sys.executable, "-m", "qbo_ingest.apps.cli.main", *ARGS, "--resume"], env)
                 tr.resume_rc = resume.returncode
                 assert resume.returncode == 0, resume.stderr[-2000:]
                 tr.equal = compare_with_truth(emu, db, ENTITIES, start, end).ok

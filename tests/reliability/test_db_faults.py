@@ -16,9 +16,10 @@ import psycopg
 import pytest
 from rel_support import EMU_NOW, compare_with_truth, fast_engine, ledger_problems, raw_row_count, span
 
-from qbo_ingest import embedded_db, faultpoints
-from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
-from qbo_ingest.entities import get
+from qbo_ingest import faultpoints, jobs
+from qbo_ingest.catalogue import get
+from qbo_ingest.local import postgres as embedded_db
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
 
 ENTITIES = ["Invoice"]  # one stream: nothing else writes while the cut page is checked
 FIRST, LAST = "2024-04-01", "2024-04-30"
@@ -28,7 +29,7 @@ FAULT_AT = 4  # the 4th page upsert of the run
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[Any]:
     """A dedicated embedded PostgreSQL (restarting the session's shared server would hit other tests)."""
-    from qbo_ingest import embedded_db
+    from qbo_ingest.local import postgres as embedded_db
 
     server = embedded_db.start(Path(tempfile.mkdtemp(prefix="qbo-rel-pg-")) / "pgdata", cleanup="delete")
     try:
@@ -77,7 +78,7 @@ def _run_with_fault(dsn: str, fault: Any) -> dict[str, Any]:
         faultpoints.set_hook(hook)
         try:
             try:
-                report = eng.backfill(ents, FIRST, LAST)
+                report = jobs.backfill(eng, ents, FIRST, LAST)
                 out["first_ok"] = report.ok
                 out["first_failed"] = [f"{o.entity} {o.day}" for o in report.failed]
                 out["first_error"] = report.failed[0].error if report.failed else None
@@ -89,7 +90,7 @@ def _run_with_fault(dsn: str, fault: Any) -> dict[str, Any]:
         out["committed_after_fault"] = raw_row_count(dsn)
         after = compare_with_truth(emu, dsn, ENTITIES, start, end)
         out["wrong_after_fault"] = after.extra + after.stale + after.duplicated
-        resumed = eng.backfill(ents, FIRST, LAST, resume=True)
+        resumed = jobs.backfill(eng, ents, FIRST, LAST, resume=True)
         out["resume_ok"] = resumed.ok
         out["resume_days"] = len(resumed.outcomes)
         out["equal"] = compare_with_truth(emu, dsn, ENTITIES, start, end)

@@ -11,9 +11,10 @@ import psycopg
 import pytest
 from rel_support import EMU_NOW, compare_with_truth, fast_engine, ledger_problems, span
 
-from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
-from qbo_ingest.emulator.faults import KINDS
-from qbo_ingest.entities import get
+from qbo_ingest import jobs
+from qbo_ingest.catalogue import get
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
+from qbo_ingest.local.emulator.faults import KINDS
 
 ENTITIES = ["Invoice", "Payment", "Customer"]
 FIRST, LAST = "2024-01-01", "2024-02-24"
@@ -35,7 +36,7 @@ def test_fault_storm_ends_equal_to_ground_truth(pg_url):
         srv = stack.enter_context(serve_in_thread(emu))
         # page size 2: ~1,300 page requests, so the storm's schedule holds well over 1,000 faults
         eng = fast_engine(emu, srv, pg_url, stack=stack, timeout=0.25, page_size=2, concurrency=4)
-        report = eng.backfill(ents, FIRST, LAST)
+        report = jobs.backfill(eng, ents, FIRST, LAST)
         runs = [report]
         failing = [f"{o.entity} {o.day}" for o in report.failed]
         print(f"\nfirst run: {len(report.outcomes)} days, {len(report.failed)} failed, "
@@ -46,7 +47,7 @@ def test_fault_storm_ends_equal_to_ground_truth(pg_url):
         while not runs[-1].ok and len(runs) <= MAX_RESUMES:
             # the operator follows the message: wait for the breaker's cool-down, then resume
             eng.fake_time.advance(31)  # type: ignore[attr-defined]
-            runs.append(eng.backfill(ents, FIRST, LAST, resume=True))
+            runs.append(jobs.backfill(eng, ents, FIRST, LAST, resume=True))
             print(f"resume {len(runs) - 1}: {len(runs[-1].outcomes)} days redone, {len(runs[-1].failed)} failed")
         faults = emu.counters()["faults"]
         fired = {f["kind"]: 0 for f in emu.faults.list()}

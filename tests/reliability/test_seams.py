@@ -11,10 +11,10 @@ from rel_support import ROOT
 
 from qbo_ingest import faultpoints
 from qbo_ingest.errors import ConfigError, RetriesExhausted
-from qbo_ingest.qbo import QboClient, retry_base_from_env
 from qbo_ingest.settings import Settings
-from qbo_ingest.throttle import CircuitBreaker, NoLimit
-from qbo_ingest.token_store import AccessToken
+from qbo_ingest.source.auth.token_store import AccessToken
+from qbo_ingest.source.client import QboClient
+from qbo_ingest.source.throttle import CircuitBreaker, NoLimit
 
 
 def test_faultpoint_spec_is_checked():
@@ -47,12 +47,16 @@ def test_crash_at_kills_the_process_at_the_nth_hit_only():
     assert normal.returncode == 0 and normal.stdout.split() == ["0", "1", "2"]
 
 
+def _retry_base(env: dict[str, str]) -> float:
+    return Settings.load(env=env, use_mage_secrets=False, require=()).retry_base_seconds
+
+
 def test_retry_base_env():
-    assert retry_base_from_env({}) == 2.0
-    assert retry_base_from_env({"QBO_RETRY_BASE_SECONDS": "0.5"}) == 0.5
+    assert _retry_base({}) == 2.0
+    assert _retry_base({"QBO_RETRY_BASE_SECONDS": "0.5"}) == 0.5
     for bad in ("abc", "-1", "301"):
         with pytest.raises(ConfigError, match="QBO_RETRY_BASE_SECONDS"):
-            retry_base_from_env({"QBO_RETRY_BASE_SECONDS": bad})
+            _retry_base({"QBO_RETRY_BASE_SECONDS": bad})
 
 
 class _Store:

@@ -17,18 +17,18 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from rel_support import EMU_NOW, ROOT, cli, cli_env
 
-from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
 
 MAGE_RUNNER = ROOT / "tests" / "mage" / "mage_runner.py"
 # An unexpected exception deep in a run, with secrets in the frames' locals (Engine.dsn, conninfo ...)
 TRACEBACK_MAIN = (
-    "import sys; from qbo_ingest import backfill as b; "
+    "import sys; from qbo_ingest.pipeline import engine as b; "
     "orig = b.Engine.load_plan\n"
     "def boom(self, plan, **kw):\n"
     "    dsn = self.dsn; token = self.client._access.value  # secrets in locals\n"
     "    raise RuntimeError('unexpected failure in load_plan')\n"
     "b.Engine.load_plan = boom\n"
-    "from qbo_ingest.cli import main; sys.argv[0] = 'qbo-ingest'; main()"
+    "from qbo_ingest.apps.cli.main import main; sys.argv[0] = 'qbo-ingest'; main()"
 )
 
 

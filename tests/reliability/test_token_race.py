@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from rel_support import EMU_NOW, ROOT
 
-from qbo_ingest.emulator import Emulator, EmulatorConfig, serve_in_thread
-from qbo_ingest.emulator.config import RotationPolicy
-from qbo_ingest.oauth import OAuthSession
-from qbo_ingest.token_store import PostgresTokenStore
+from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
+from qbo_ingest.local.emulator.config import RotationPolicy
+from qbo_ingest.source.auth.oauth import OAuthSession
+from qbo_ingest.source.auth.token_store import PostgresTokenStore
 
 WORKER = Path(__file__).with_name("token_race_worker.py")
 TARGET = 1000

@@ -18,8 +18,8 @@ from typing import Any
 
 import httpx
 
-from qbo_ingest.oauth import OAuthSession
-from qbo_ingest.token_store import PostgresTokenStore
+from qbo_ingest.source.auth.oauth import OAuthSession
+from qbo_ingest.source.auth.token_store import PostgresTokenStore
 
 
 def main(argv: list[str]) -> None:

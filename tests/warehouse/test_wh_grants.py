@@ -14,7 +14,7 @@ from psycopg import errors
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from qbo_ingest import warehouse as wh
-from qbo_ingest.entities import CATALOGUE
+from qbo_ingest.catalogue import CATALOGUE
 
 REALM = "9130350000000001"
 LOADER_PW = "loader-Pa55-'quoted'-\\-secret"
@@ -72,6 +72,7 @@ def test_check_grants_names_every_missing_privilege_with_remediation(
         "SELECT/INSERT/UPDATE on qbo_ingest.ledger",
         "SELECT/INSERT/UPDATE on qbo_ingest.runs",
         "SELECT/INSERT/UPDATE on qbo_ingest.oauth_tokens",
+        "SELECT/INSERT/UPDATE on qbo_ingest.cdc_state",
     ]
     text = str(err)
     assert f"Database user '{bare}' is missing: USAGE on schema raw; " in text

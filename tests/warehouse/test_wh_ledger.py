@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from qbo_ingest import warehouse as wh
-from qbo_ingest.entities import get
+from qbo_ingest.catalogue import get
 
 REALM = "9130350000000001"
 D1, D2, D3 = date(2025, 10, 14), date(2025, 10, 15), date(2025, 10, 16)
@@ -24,7 +24,7 @@ def test_begin_finish_days_lifecycle(conn: psycopg.Connection[Any]) -> None:
     assert all(r.started_at is not None and r.finished_at is None for r in rows)
 
     wh.ledger_finish(conn, REALM, "Invoice", D1, status="succeeded", rows_fetched=20, rows_upserted=20,
-                     pages=1, requests=2, retries=0, source_count=20, seconds=1.25, run_id="r1")
+                     pages=1, requests=2, retries=0, seconds=1.25, run_id="r1")
     wh.ledger_finish(conn, REALM, get("Invoice"), D2, status="failed", rows_fetched=0, rows_upserted=0,
                      pages=0, requests=7, retries=6, error="HTTP 503 after 6 retries", intuit_tid="tid-503")
     wh.ledger_finish(conn, REALM, "Invoice", D3, status="succeeded", rows_fetched=0, rows_upserted=0,
@@ -32,8 +32,8 @@ def test_begin_finish_days_lifecycle(conn: psycopg.Connection[Any]) -> None:
     assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
 
     d1, d2, d3 = wh.ledger_days(conn, REALM, "Invoice")
-    assert (d1.status, d1.rows_fetched, d1.rows_upserted, d1.pages, d1.requests, d1.source_count, d1.seconds) == (
-        "succeeded", 20, 20, 1, 2, 20, 1.25
+    assert (d1.status, d1.rows_fetched, d1.rows_upserted, d1.pages, d1.requests, d1.seconds) == (
+        "succeeded", 20, 20, 1, 2, 1.25
     )
     assert d1.finished_at is not None and d1.error is None
     assert (d2.status, d2.requests, d2.retries, d2.error, d2.intuit_tid, d2.run_id) == (
@@ -99,10 +99,10 @@ def test_runs_start_and_finish(conn: psycopg.Connection[Any]) -> None:
     assert (run.run_id, run.command, run.entities, run.range_start, run.range_end, run.status) == (
         rid, "backfill", ["Invoice", "Customer"], D1, D3, "running"
     )
-    wh.run_finish(conn, rid, status="partial", requests=42, days_succeeded=2, days_failed=1,
+    wh.run_finish(conn, rid, status="failed", requests=42, days_succeeded=2, days_failed=1,
                   error="Invoice 2025-10-15 failed")
     (run,) = wh.runs_recent(conn)
-    assert (run.status, run.requests, run.days_succeeded, run.days_failed) == ("partial", 42, 2, 1)
+    assert (run.status, run.requests, run.days_succeeded, run.days_failed) == ("failed", 42, 2, 1)
     assert run.finished_at is not None and run.finished_at >= run.started_at
     wh.run_start(conn, command="retry-failed", run_id="given")
     assert [r.run_id for r in wh.runs_recent(conn)] == ["given", rid]

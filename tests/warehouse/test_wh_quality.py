@@ -6,8 +6,8 @@ import logging
 
 import pytest
 
-from qbo_ingest.entities import get
-from qbo_ingest.quality import QualityGateError, check_window, source_check
+from qbo_ingest.catalogue import get
+from qbo_ingest.pipeline.quality import QualityGateError, check_window, source_check
 
 log = logging.getLogger("qbo_ingest.test.quality")
 
@@ -49,7 +49,8 @@ def test_fetched_but_nothing_written_fails_the_window(caplog: pytest.LogCaptureF
     msg = ("Validation: [ALERT] Invoice 2025-10-15: rows_fetched=37 rows_upserted=0; "
            "records were read from QBO but none were written to raw")
     assert _lines(caplog) == [("ERROR", msg)]
-    assert str(info.value) == msg
+    assert info.value.message == msg
+    assert str(info.value) == msg + ". Next: check the database log and the grants, then retry the day"
     assert (info.value.entity, info.value.label, info.value.rows_fetched, info.value.rows_upserted) == (
         "Invoice", "2025-10-15", 37, 0
     )

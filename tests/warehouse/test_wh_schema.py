@@ -7,7 +7,7 @@ from typing import Any
 import psycopg
 
 from qbo_ingest import warehouse as wh
-from qbo_ingest.entities import CATALOGUE
+from qbo_ingest.catalogue import CATALOGUE
 
 
 def _columns(conn: psycopg.Connection[Any], schema: str, table: str) -> dict[str, tuple[str, str]]:

@@ -1,0 +1,26 @@
+"""Wiring: settings -> database, token store, QBO client, engine. One place, used by the CLI and Mage."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from qbo_ingest.pipeline.engine import Engine
+from qbo_ingest.pipeline.report import ProgressFn
+from qbo_ingest.settings import Settings
+from qbo_ingest.source.auth.token_store import PostgresTokenStore
+from qbo_ingest.source.client import QboClient
+
+
+@contextmanager
+def engine(settings: Settings, *, concurrency: int = 4, page_size: int = 1000, source_checks: bool = True,
+           on_day: ProgressFn | None = None, dsn: str | None = None) -> Iterator[Engine]:
+    """An Engine with its own QBO client; the client (and its HTTP pool) is closed on exit."""
+    settings.require_qbo()
+    conninfo = dsn or settings.dsn()
+    client = QboClient(settings, token_store=PostgresTokenStore(conninfo))
+    try:
+        yield Engine(client=client, dsn=conninfo, realm_id=settings.realm_id or "", page_size=page_size,
+                     concurrency=concurrency, source_checks=source_checks, on_day=on_day)
+    finally:
+        client.close()

@@ -1,0 +1,162 @@
+"""`Emulator`: one emulated QBO company with its OAuth server, throttle, faults and counters."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from datetime import date, datetime
+from typing import Any
+
+from qbo_ingest.catalogue import BY_NAME, get
+from qbo_ingest.local.emulator.config import EmulatorConfig, Volumes, stable_seed
+from qbo_ingest.local.emulator.faults import Faults
+from qbo_ingest.local.emulator.oauth import OAuthServer
+from qbo_ingest.local.emulator.payloads import Builder
+from qbo_ingest.local.emulator.query import Query, parse
+from qbo_ingest.local.emulator.records import Rec
+from qbo_ingest.local.emulator.store import Store, epoch_to_utc
+from qbo_ingest.local.emulator.throttle import Throttle
+from qbo_ingest.local.emulator.timefmt import UTC, as_epoch
+
+COUNTER_KINDS = ("query", "count", "cdc", "batch", "companyinfo", "token", "authorize", "revoke",
+                 "throttled", "faults", "total")
+QUERYABLE = frozenset([*BY_NAME, "CompanyInfo"])
+
+
+class Emulator:
+    """A local QuickBooks Online company. Thread-safe; serve it with `serve_in_thread`."""
+
+    def __init__(self, cfg: EmulatorConfig | None = None) -> None:
+        self.cfg = cfg or EmulatorConfig()
+        self.volumes = Volumes(self.cfg)
+        self.builder = Builder(self.cfg.seed, self.volumes)
+        self.store = Store(self.cfg, self.volumes, self.builder, self.now_ts)
+        self.oauth = OAuthServer(self.cfg, self.now_ts)
+        self.throttle = Throttle(self.now_ts, per_minute=self.cfg.per_minute, per_second=self.cfg.per_second)
+        self.faults = Faults()
+        self._lock = threading.Lock()
+        self._counters: Counter[str] = Counter()
+        self._pending_mutations: dict[str, int] = {}
+        self._mut_rng = random.Random(stable_seed(self.cfg.seed, "mutate"))
+        self.mutations: list[tuple[str, str, datetime]] = []  # (entity, Id, new LastUpdatedTime)
+
+    def __repr__(self) -> str:
+        return f"Emulator(realm_id={self.cfg.realm_id!r}, profile={self.cfg.profile!r}, seed={self.cfg.seed})"
+
+    # ---- time ------------------------------------------------------------------------------
+    def now(self) -> datetime:
+        if self.cfg.clock is not None:
+            t = self.cfg.clock()
+            if t.tzinfo is None:
+                raise ValueError("EmulatorConfig.clock must return an aware datetime")
+            return t
+        return datetime.now(UTC)
+
+    def now_ts(self) -> float:
+        return self.now().timestamp()
+
+    # ---- counters --------------------------------------------------------------------------
+    def count_request(self, kind: str) -> dict[str, int]:
+        """Count one request; returns its 1-based number for its kind and overall (`any`)."""
+        with self._lock:
+            self._counters[kind] += 1
+            self._counters["total"] += 1
+            return {kind: self._counters[kind], "any": self._counters["total"]}
+
+    def bump(self, kind: str) -> None:
+        with self._lock:
+            self._counters[kind] += 1
+
+    def counters(self) -> dict[str, int]:
+        with self._lock:
+            return {k: self._counters.get(k, 0) for k in COUNTER_KINDS}
+
+    def reset_counters(self) -> None:
+        with self._lock:
+            self._counters.clear()
+        self.throttle.reset()
+
+    # ---- OAuth -----------------------------------------------------------------------------
+    def issue_refresh_token(self) -> str:
+        """A valid refresh token, as a user would copy it from the OAuth playground."""
+        return self.oauth.issue_refresh_token()
+
+    def revoke_all_access_tokens(self) -> None:
+        self.oauth.revoke_all_access_tokens()
+
+    # ---- ground truth ----------------------------------------------------------------------
+    def parse(self, statement: str) -> Query:
+        return parse(statement, QUERYABLE)
+
+    def truth(self, entity: str, start: datetime | date, end: datetime | date) -> dict[str, datetime]:
+        """{Id: LastUpdatedTime} of live records with start <= LUT < end (lists: active and inactive)."""
+        name = get(entity).name
+        lo, hi = as_epoch(start), as_epoch(end)
+        recs = self.store.candidates(name, lo, hi, by_change=False)
+        return {str(r.id): epoch_to_utc(r.lut) for r in recs if r.deleted is None and lo <= r.lut < hi}
+
+    def deleted(self, entity: str, start: datetime | date | None = None,
+                end: datetime | date | None = None) -> dict[str, datetime]:
+        """{Id: deleted_at} of hard-deleted transactions (optionally deleted in [start, end))."""
+        name = get(entity).name
+        lo = as_epoch(start) if start is not None else None
+        hi = as_epoch(end) if end is not None else None
+        return {str(r.id): epoch_to_utc(r.deleted) for r in self.store.all_deleted(name, lo, hi)
+                if r.deleted is not None}
+
+    def record(self, entity: str, rid: str | int) -> dict[str, Any] | None:
+        """The current payload of one live record (None when missing or deleted)."""
+        name = get(entity).name
+        r = self.store.get(name, int(rid))
+        return None if r is None or r.deleted is not None else self.builder.build(name, r)
+
+    def burst_days(self) -> dict[str, list[date]]:
+        return self.volumes.burst_days()
+
+    # ---- mutations -------------------------------------------------------------------------
+    def _live(self, entity: str, rid: str | int) -> tuple[str, Rec]:
+        name = get(entity).name
+        r = self.store.get(name, int(rid))
+        if r is None or r.deleted is not None:
+            raise KeyError(f"{name} {rid} does not exist (or was deleted)")
+        return name, r
+
+    def _at(self, at: datetime | None, floor: float) -> float:
+        ts = as_epoch(at) if at is not None else self.now_ts()
+        return float(max(int(ts), int(floor)))
+
+    def update_record(self, entity: str, rid: str | int, at: datetime | None = None) -> datetime:
+        """Edit a record: LastUpdatedTime moves to `at` (default: now), SyncToken goes up by one."""
+        name, r = self._live(entity, rid)
+        new = r.replace(lut=self._at(at, r.ct), sync=r.sync + 1)
+        self.store.put(name, new)
+        return epoch_to_utc(new.lut)
+
+    def delete_record(self, entity: str, rid: str | int, at: datetime | None = None) -> datetime:
+        """Hard-delete a transaction (gone from queries, a stub in CDC). A list record is made
+        inactive instead, which is what QBO does when a user deletes one."""
+        name, r = self._live(entity, rid)
+        ts = self._at(at, r.lut)
+        if BY_NAME[name].kind == "list":
+            self.store.put(name, r.replace(lut=ts, sync=r.sync + 1, active=False))
+        else:
+            self.store.put(name, r.replace(deleted=ts))
+        return epoch_to_utc(ts)
+
+    def mutate_between_pages(self, entity: str, n: int) -> None:
+        """After the next page request of `entity`, edit `n` records of that query's result set."""
+        name = get(entity).name
+        with self._lock:
+            self._pending_mutations[name] = self._pending_mutations.get(name, 0) + int(n)
+
+    def after_page(self, entity: str, result: list[Rec]) -> None:
+        """Called by the app once a page of `entity` has been built."""
+        with self._lock:
+            n = self._pending_mutations.pop(entity, 0)
+            if not n:
+                return
+            picks = self._mut_rng.sample(result, min(n, len(result)))
+        for r in picks:
+            when = self.update_record(entity, r.id)
+            self.mutations.append((entity, str(r.id), when))

@@ -1,0 +1,123 @@
+"""What every emulated QBO endpoint does before its own work: count the request, wait the configured
+latency, check the bearer token and realm, throttle, inject a scheduled fault, then run the work in a
+worker thread. Also the `intuit_tid` header Intuit's gateway adds to every response."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import secrets
+import socket
+import struct
+import time
+from collections.abc import Callable
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from qbo_ingest.local.emulator import responses as R
+from qbo_ingest.local.emulator.core import Emulator
+from qbo_ingest.local.emulator.timefmt import pacific_ms
+
+# Transports by client address, filled by the server's protocol class so a "reset" fault can abort
+# the TCP connection (ASGI itself has no way to do that).
+TRANSPORTS: dict[tuple[str, int, int], asyncio.Transport] = {}  # (client host, client port, server port)
+
+
+async def _reset_connection(scope: Scope) -> None:
+    """Abort the TCP connection with an RST (SO_LINGER 0), as a dropped upstream would."""
+    client, server = scope.get("client"), scope.get("server")
+    transport = TRANSPORTS.get((client[0], client[1], server[1])) if client and server else None
+    if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    await asyncio.sleep(0.01)  # let the server see the connection is gone before anything is written
+
+
+def _tid() -> str:
+    return f"1-{int(time.time()):08x}-{secrets.token_hex(12)}"
+
+
+class IntuitTid:
+    """Adds a unique `intuit_tid` header to every response, as Intuit's gateway does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_tid(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"intuit_tid", _tid().encode())]
+            await send(message)
+
+        await self.app(scope, receive, send_with_tid)
+
+
+
+class Gateway:
+    """Shared by the route groups: one emulator, its config, and the guarded way to answer."""
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        self.cfg = emu.cfg
+
+    def now_str(self) -> str:
+        return pacific_ms(self.emu.now())
+
+    async def latency(self) -> None:
+        if self.cfg.latency_ms or self.cfg.jitter_ms:
+            await asyncio.sleep((self.cfg.latency_ms + random.uniform(0, self.cfg.jitter_ms)) / 1000)
+
+    async def guarded(self, request: Request, kind: str, realm: str | None,
+                      work: Callable[[], tuple[Any, int]]) -> Response:
+        """Count, authenticate, throttle, inject faults, then run `work` in a worker thread."""
+        numbers = self.emu.count_request(kind)
+        await self.latency()
+        if kind != "token":
+            auth = request.headers.get("authorization", "")
+            token = auth[7:].strip() if auth[:7].lower() == "bearer " else None
+            if not self.emu.oauth.access_ok(token):
+                return R.unauthorized(self.now_str())
+            if realm != self.cfg.realm_id:
+                return R.forbidden_realm(self.now_str(), str(realm), self.cfg.realm_id)
+            if self.cfg.throttle and not self.emu.throttle.admit(self.cfg.realm_id, batch=kind == "batch"):
+                self.emu.bump("throttled")
+                return R.throttled(self.now_str(), self.cfg.retry_after)
+        fault = self.emu.faults.pick(kind, numbers)
+        if fault is not None:
+            self.emu.bump("faults")
+            k = fault.kind
+            if k == "429":
+                return R.throttled(self.now_str(), self.cfg.retry_after)
+            if k in ("500", "502", "503"):
+                return R.server_error(int(k), self.now_str())
+            if k == "fault200":
+                return R.fault_200(self.now_str())
+            if k == "revoke_access":
+                self.emu.revoke_all_access_tokens()
+                return R.unauthorized(self.now_str(), "Token revoked")
+            if k == "reset":
+                await _reset_connection(request.scope)
+                return Response(b"", status_code=502)  # written nowhere: the connection is gone
+            if k == "slow":
+                try:
+                    await asyncio.sleep(fault.seconds)
+                except asyncio.CancelledError:  # server shutting down while the client waits
+                    return R.server_error(503, self.now_str())
+        body, status = await run_in_threadpool(work)
+        if isinstance(body, Response):
+            return body
+        data = body if isinstance(body, bytes) else R.dumps(body)
+        if fault is not None and fault.kind == "truncated":
+            data = data[: max(1, len(data) // 2)]
+        return Response(data, status_code=status, media_type="application/json")

@@ -1,0 +1,166 @@
+"""The QBO data API: query (GET and POST), CDC, batch and CompanyInfo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from qbo_ingest.catalogue import BY_NAME
+from qbo_ingest.local.emulator import responses as R
+from qbo_ingest.local.emulator.gateway import Gateway
+from qbo_ingest.local.emulator.query import Query, QueryError, parse_instant
+from qbo_ingest.local.emulator.records import Rec
+from qbo_ingest.local.emulator.timefmt import pacific
+
+CDC_MAX = 1000
+CDC_DAYS = 30
+BATCH_MAX = 30
+
+
+class ApiRoutes(Gateway):
+    def routes(self) -> list[Route]:
+        return [
+            Route("/v3/company/{realm}/query", self.query, methods=["GET", "POST"]),
+            Route("/v3/company/{realm}/cdc", self.cdc, methods=["GET"]),
+            Route("/v3/company/{realm}/batch", self.batch, methods=["POST"]),
+            Route("/v3/company/{realm}/companyinfo/{id}", self.companyinfo, methods=["GET"]),
+        ]
+
+    def run_query(self, q: Query) -> dict[str, Any] | bytes:
+        if q.entity == "CompanyInfo":
+            if q.count:
+                return {"QueryResponse": {"totalCount": 1}, "time": self.now_str()}
+            info = self.emu.builder.company_info()
+            rows = [info] if q.start == 1 and q.max_results > 0 else []
+            qr: dict[str, Any] = {"CompanyInfo": rows, "startPosition": 1, "maxResults": 1} if rows else {}
+            return {"QueryResponse": qr, "time": self.now_str()}
+        result = self.emu.store.select(q)
+        if q.count:
+            return {"QueryResponse": {"totalCount": len(result)}, "time": self.now_str()}
+        page = result[q.start - 1: q.start - 1 + q.max_results]
+        if not page:
+            return {"QueryResponse": {}, "time": self.now_str()}
+        objs = self.emu.store.page_json(q.entity, page)  # serialized directly: the hot path
+        self.emu.after_page(q.entity, result)
+        return (f'{{"QueryResponse":{{"{q.entity}":{objs},"startPosition":{q.start},"maxResults":{len(page)}}},'
+                f'"time":"{self.now_str()}"}}').encode()
+
+    def query_kind(self, text: str) -> tuple[str, Query | QueryError]:
+        try:
+            q = self.emu.parse(text)
+        except QueryError as exc:
+            return "query", exc
+        if q.entity == "CompanyInfo":
+            return "companyinfo", q
+        return ("count" if q.count else "query"), q
+
+    def query_error(self, exc: QueryError) -> Response:
+        return R.validation(exc.message, exc.detail, exc.code, self.now_str())
+
+    async def query(self, request: Request) -> Response:
+        if request.method == "POST":
+            text = (await request.body()).decode("utf-8", "replace")
+        else:
+            text = request.query_params.get("query", "")
+        kind, parsed = self.query_kind(text)
+
+        def work() -> tuple[Any, int]:
+            if isinstance(parsed, QueryError):
+                return self.query_error(parsed), 400
+            return self.run_query(parsed), 200
+
+        return await self.guarded(request, kind, request.path_params["realm"], work)
+
+
+    def run_cdc(self, entities: list[str], since_text: str) -> tuple[Any, int]:
+        if not entities or not since_text:
+            return R.validation("Invalid request", "entities and changedSince are required", "4001",
+                                self.now_str()), 400
+        try:
+            since = parse_instant(since_text)
+        except QueryError as exc:
+            return self.query_error(exc), 400
+        now = self.emu.now_ts()
+        if since < now - CDC_DAYS * 86400:
+            return R.validation("Invalid changedSince", f"changedSince {since_text} is more than {CDC_DAYS} "
+                                "days in the past. CDC looks back at most 30 days", "4001", self.now_str()), 400
+        for name in entities:
+            ent = BY_NAME.get(name)
+            if ent is None:
+                return R.validation("Invalid entity", f"Entity '{name}' is not supported for CDC", "4001",
+                                    self.now_str()), 400
+            if not ent.cdc:
+                return R.validation("Invalid entity", f"CDC is not supported for {name}", "4001",
+                                    self.now_str()), 400
+        changed: list[tuple[float, int, int, str, Rec]] = []
+        for i, name in enumerate(entities):
+            changed.extend((r.changed, i, r.id, name, r) for r in self.emu.store.changes(name, since, now))
+        changed.sort(key=lambda t: t[:3])
+        changed = changed[:CDC_MAX]
+        groups: list[dict[str, Any]] = []
+        for i, name in enumerate(entities):
+            mine = [t[4] for t in changed if t[1] == i]
+            objs = [
+                {"Id": str(r.id), "status": "Deleted", "MetaData": {"LastUpdatedTime": pacific(r.deleted)}}
+                if r.deleted is not None else self.emu.builder.build(name, r)
+                for r in mine
+            ]
+            groups.append({name: objs, "startPosition": 1, "maxResults": len(objs)} if objs else {})
+        return {"CDCResponse": [{"QueryResponse": groups}], "time": self.now_str()}, 200
+
+    async def cdc(self, request: Request) -> Response:
+        qp = request.query_params
+        entities = [e.strip() for e in qp.get("entities", "").split(",") if e.strip()]
+        since = qp.get("changedSince", "")
+        return await self.guarded(request, "cdc", request.path_params["realm"], lambda: self.run_cdc(entities, since))
+
+
+    async def batch(self, request: Request) -> Response:
+        raw = await request.body()
+
+        def work() -> tuple[Any, int]:
+            import json
+
+            try:
+                items = json.loads(raw or b"{}").get("BatchItemRequest", [])
+                if not isinstance(items, list):
+                    raise ValueError
+            except (ValueError, AttributeError):
+                return R.validation("Invalid request", "Body must be JSON with a BatchItemRequest list", "4001",
+                                    self.now_str()), 400
+            if len(items) > BATCH_MAX:
+                return R.validation("Invalid request", f"Batch size {len(items)} exceeds the maximum of "
+                                    f"{BATCH_MAX}", "4001", self.now_str()), 400
+            out: list[dict[str, Any]] = []
+            for item in items:
+                bid = str(item.get("bId", ""))
+                text = item.get("Query")
+                if not isinstance(text, str):
+                    out.append({"bId": bid, "Fault": {"Error": [{"Message": "Unsupported operation",
+                                "Detail": "The emulator supports Query batch items only", "code": "4001"}],
+                                "type": "ValidationFault"}})
+                    continue
+                try:
+                    resp = self.run_query(self.emu.parse(text))
+                    if isinstance(resp, bytes):
+                        resp = json.loads(resp)
+                    out.append({"bId": bid, "QueryResponse": resp["QueryResponse"]})
+                except QueryError as exc:
+                    out.append({"bId": bid, "Fault": {"Error": [{"Message": exc.message, "Detail": exc.detail,
+                                                                 "code": exc.code}], "type": "ValidationFault"}})
+            return {"BatchItemResponse": out, "time": self.now_str()}, 200
+
+        return await self.guarded(request, "batch", request.path_params["realm"], work)
+
+    async def companyinfo(self, request: Request) -> Response:
+        def work() -> tuple[Any, int]:
+            if request.path_params["id"] != self.cfg.realm_id:
+                return R.validation("Object Not Found", "Object Not Found : Something you're trying to use "
+                                    "has been made inactive. Check the fields with accounts, customers, items, "
+                                    "vendors or employees.", "610", self.now_str()), 400
+            return {"CompanyInfo": self.emu.builder.company_info(), "time": self.now_str()}, 200
+
+        return await self.guarded(request, "companyinfo", request.path_params["realm"], work)

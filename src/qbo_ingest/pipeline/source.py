@@ -1,0 +1,30 @@
+"""What the engine needs from a source of QBO records (the QBO client implements it; tests may
+pass their own)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from qbo_ingest.catalogue import Entity
+from qbo_ingest.records import Page
+
+
+class Source(Protocol):
+    """Reads of one company (realm)."""
+
+    def ensure_token(self) -> None:
+        """Fail now, once, when the credentials do not work."""
+
+    def pages(self, entity: Entity, start: datetime, end: datetime, *, page_size: int = 1000) -> Iterator[Page]:
+        """Every record with start <= LastUpdatedTime < end, page by page, each id once."""
+        ...
+
+    def count(self, entity: Entity, start: datetime, end: datetime) -> int:
+        """COUNT(*) with the same WHERE as `pages`."""
+        ...
+
+    def cdc(self, entities: Sequence[Entity], changed_since: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Changes (deleted stubs included) since `changed_since`, by entity name."""
+        ...

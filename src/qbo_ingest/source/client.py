@@ -1,0 +1,381 @@
+"""The QBO Accounting API client: query pages, count, CDC; auth, retries, throttle and breaker built in.
+
+One `httpx.Client` (connection pooling) per `QboClient`; a client may be shared by many threads.
+Every request carries `minorversion=75`, waits for the realm's rate limiter, passes the shared circuit
+breaker, and is retried on 429/5xx/timeouts/dropped connections/cut JSON with backoff 2, 4, 8, 16,
+32, 64 s (a larger Retry-After wins) — 6 retries, then `RetriesExhausted` naming the entity/window.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+from tenacity import RetryCallState
+
+from qbo_ingest import catalogue
+from qbo_ingest.catalogue import Entity
+from qbo_ingest.errors import (
+    AuthError,
+    CircuitOpenError,
+    FatalApiError,
+    QboError,
+    RetriesExhausted,
+    RetryableError,
+)
+from qbo_ingest.records import Page, last_updated, to_qbo_literal
+from qbo_ingest.settings import Settings
+from qbo_ingest.source import queries, retry
+from qbo_ingest.source.auth.oauth import OAuthSession
+from qbo_ingest.source.auth.token_store import AccessToken, TokenStore
+from qbo_ingest.source.queries import MAX_PAGE
+from qbo_ingest.source.responses import classify
+from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter, shared_limiter
+
+__all__ = ["MAX_PAGE", "ClientStats", "Page", "QboClient"]
+
+log = logging.getLogger(__name__)
+
+MINOR_VERSION = "75"
+CDC_MAX_DAYS = 30
+
+
+@dataclass
+class ClientStats:
+    """Counters of one client; `QboClient.stats` returns a consistent copy."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled_429: int = 0
+    token_refreshes: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Call:
+    requests: int = 0
+    retries: int = 0
+    intuit_tid: str | None = None
+    body: bytes | None = None
+
+
+def _entity(entity: Entity | str) -> Entity:
+    return entity if isinstance(entity, Entity) else catalogue.get(entity)
+
+
+class QboClient:
+    """QuickBooks Online API v3 for one company (realm)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        token_store: TokenStore,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        wall_clock: Callable[[], float] = time.time,
+        limiter: RateLimiter | NoLimit | None = None,
+        breaker: CircuitBreaker | None = None,
+        timeout: float = 30.0,
+        max_retries: int = retry.MAX_RETRIES,
+        retry_base_s: float | None = None,
+        logger: logging.Logger | None = None,
+        oauth: OAuthSession | None = None,
+    ) -> None:
+        settings.require_qbo()
+        assert settings.client_id and settings.client_secret and settings.realm_id
+        self.realm_id: str = settings.realm_id
+        self.base_url = settings.api_base_url.rstrip("/")
+        self.max_retries = max_retries
+        self.retry_base_s = retry_base_s if retry_base_s is not None else settings.retry_base_seconds
+        self._store = token_store
+        self._seed = settings.refresh_token.get_secret_value() if settings.refresh_token else None
+        self._sleep = sleep
+        self._clock = clock
+        self._wall_clock = wall_clock
+        self.limiter = limiter if limiter is not None else shared_limiter(self.realm_id)
+        self.breaker = breaker if breaker is not None else CircuitBreaker(clock=clock)
+        self.log = logger or log
+        self._http = httpx.Client(
+            transport=transport,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"Accept": "application/json", "User-Agent": "qbo-ingest"},
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+        )
+        self.oauth = oauth or OAuthSession(
+            settings.client_id,
+            settings.client_secret,
+            token_url=settings.token_url,
+            authorize_url=settings.authorize_url,
+            revoke_url=settings.revoke_url,
+            transport=transport,
+            timeout=timeout,
+            wall_clock=wall_clock,
+            sleep=sleep,
+            retry_base_s=self.retry_base_s,
+        )
+        self._owns_oauth = oauth is None
+        self._access: AccessToken | None = None
+        self._token_lock = threading.Lock()
+        self._stats = ClientStats()
+        self._stats_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"QboClient(realm_id={self.realm_id!r}, base_url={self.base_url!r})"
+
+    def __enter__(self) -> QboClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+        if self._owns_oauth:
+            self.oauth.close()
+
+    @property
+    def stats(self) -> ClientStats:
+        with self._stats_lock:
+            return replace(self._stats, by_kind=dict(self._stats.by_kind))
+
+    def _count(self, name: str, n: int = 1, *, kind: str | None = None) -> None:
+        with self._stats_lock:
+            setattr(self._stats, name, getattr(self._stats, name) + n)
+            if kind:
+                self._stats.by_kind[kind] = self._stats.by_kind.get(kind, 0) + n
+
+    # -- public API ------------------------------------------------------------------------------------
+    def query(self, statement: str, *, context: str | None = None) -> dict[str, Any]:
+        """Run one query statement (one request plus its retries)."""
+        data, _ = self._request("query", "query", {"query": statement}, context=context)
+        return data
+
+    def pages(
+        self, entity: Entity | str, start: datetime, end: datetime, *, page_size: int = MAX_PAGE
+    ) -> Iterator[Page]:
+        """Every record with start <= MetaData.LastUpdatedTime < end, page by page, each id once.
+
+        Keyset paging: the next page asks `LastUpdatedTime >= <last time seen>` and drops ids already
+        seen, so a record updated between two requests (it moves to the end) never shifts another one
+        out of reach, as offset paging would. If a whole page shares one second, that second is read
+        with STARTPOSITION before moving on; a position that does not advance stops with an error.
+        """
+        ent = _entity(entity)
+        if not 0 < page_size <= MAX_PAGE:
+            raise ValueError(f"page_size must be 1..{MAX_PAGE} (QBO's maximum), got {page_size}")
+        if start.tzinfo is None or end.tzinfo is None:
+            raise ValueError("start and end must be timezone-aware (UTC) datetimes")
+        context = f"{ent.name} {queries.label(start, end)}"
+        seen: set[str] = set()
+        number = 0
+        pending = _Call()
+
+        def fetch(lo_: datetime, hi: datetime, position: int | None) -> list[dict[str, Any]]:
+            stmt = queries.select(ent, lo_, hi, page_size, position)
+            data, call = self._request("query", "query", {"query": stmt}, context=context)
+            pending.requests += call.requests
+            pending.retries += call.retries
+            pending.intuit_tid = call.intuit_tid
+            pending.body = call.body
+            rows = (data.get("QueryResponse") or {}).get(ent.name) or []
+            if not isinstance(rows, list):
+                raise FatalApiError(f"unexpected QueryResponse shape for {ent.name}", context=context)
+            return rows
+
+        def take(rows: list[dict[str, Any]]) -> Page | None:
+            nonlocal number, pending
+            new = [r for r in rows if str(r.get("Id")) not in seen]
+            seen.update(str(r.get("Id")) for r in new)
+            if not new:
+                return None
+            number += 1
+            page = Page(number, new, pending.intuit_tid, pending.requests, pending.retries, pending.body)
+            pending = _Call()
+            return page
+
+        # One loop, two modes: keyset (`position` None) over [lo, end), and, when a whole page shares
+        # the second `lo`, that second read by STARTPOSITION before the keyset moves past it.
+        lo, position = start, None
+        while lo < end:
+            hi = end if position is None else min(lo + timedelta(seconds=1), end)
+            rows = fetch(lo, hi, position)
+            page = take(rows)
+            if page:
+                yield page
+            if len(rows) < page_size:
+                if position is None:
+                    return
+                lo, position = hi, None
+            elif position is not None:
+                position += len(rows)
+            else:
+                newest = max(last_updated(r, entity=ent.name) for r in rows)
+                nxt = newest.astimezone(timezone.utc).replace(microsecond=0)
+                if nxt > lo:
+                    lo = nxt
+                else:
+                    position = 1
+
+    def count(self, entity: Entity | str, start: datetime, end: datetime) -> int:
+        """`SELECT COUNT(*)` with the same WHERE as `pages` (one request)."""
+        ent = _entity(entity)
+        stmt = queries.count(ent, start, end)
+        data, _ = self._request("count", "query", {"query": stmt}, context=f"{ent.name} {queries.label(start, end)}")
+        total = (data.get("QueryResponse") or {}).get("totalCount")
+        if total is None:
+            raise FatalApiError(f"COUNT answer without totalCount for {ent.name}", body=str(data))
+        return int(total)
+
+    def cdc(self, entities: Sequence[Entity | str], changed_since: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Changes (deleted stubs included) since `changed_since`, at most 30 days back (QBO's limit)."""
+        ents = [_entity(e) for e in entities]
+        if changed_since.tzinfo is None:
+            raise ValueError("changed_since must be timezone-aware")
+        now = datetime.fromtimestamp(self._wall_clock(), tz=timezone.utc)
+        if now - changed_since > timedelta(days=CDC_MAX_DAYS):
+            raise FatalApiError(
+                f"CDC looks back at most {CDC_MAX_DAYS} days; changedSince={to_qbo_literal(changed_since)} "
+                f"is {(now - changed_since).days} days back",
+                kind="cdc_too_old", next_step="use a query backfill (`pages`) for older changes",
+            )
+        unsupported = [e.name for e in ents if not e.cdc]
+        if unsupported:
+            raise FatalApiError(
+                f"QBO CDC does not support {', '.join(unsupported)}", kind="cdc_unsupported",
+                next_step="query these entities by LastUpdatedTime instead",
+            )
+        params = {"entities": ",".join(e.name for e in ents), "changedSince": to_qbo_literal(changed_since)}
+        data, _ = self._request("cdc", "cdc", params, context=f"CDC {params['entities']}")
+        out: dict[str, list[dict[str, Any]]] = {e.name: [] for e in ents}
+        for block in data.get("CDCResponse") or []:
+            for qr in block.get("QueryResponse") or []:
+                for key, value in qr.items():
+                    if isinstance(value, list):
+                        out.setdefault(key, []).extend(value)
+        total = sum(len(v) for v in out.values())
+        if total >= 1000:
+            self.log.warning("CDC answer holds %d objects (QBO's cap is 1000): query a narrower span", total)
+        return out
+
+    def ensure_token(self) -> None:
+        """Have a usable access token now (refreshing it if needed), so wrong credentials or a dead refresh
+        token fail once, before any load, instead of once per window."""
+        self._token()
+
+    def company_info(self) -> dict[str, Any]:
+        """The CompanyInfo object: a cheap call to check credentials and realm."""
+        data, _ = self._request("companyinfo", f"companyinfo/{self.realm_id}", {}, context="CompanyInfo")
+        info = data.get("CompanyInfo")
+        return info if isinstance(info, dict) else data
+
+    # -- tokens ----------------------------------------------------------------------------------------
+    def _token(self, stale: str | None = None) -> str:
+        with self._token_lock:
+            cur = self._access
+            if cur is not None and cur.value != stale and self._fresh(cur):
+                return cur.value
+            before = self._store
+            self._access = before.access_token(
+                self.realm_id, self.oauth, seed_refresh_token=self._seed, stale=stale
+            )
+            self._count("token_refreshes", kind="token")
+            return self._access.value
+
+    def _fresh(self, tok: AccessToken) -> bool:
+        lifetime = tok.expires_at - (tok.obtained_at if tok.obtained_at is not None else tok.expires_at - 3600)
+        margin = min(300.0, max(lifetime, 0.0) / 2)
+        return tok.expires_at - margin > self._wall_clock()
+
+    # -- one request with retries ---------------------------------------------------------------------
+    def _request(
+        self, kind: str, path: str, params: dict[str, str], *, context: str | None
+    ) -> tuple[dict[str, Any], _Call]:
+        url = f"{self.base_url}/v3/company/{self.realm_id}/{path}"
+        params = {**params, "minorversion": MINOR_VERSION}
+        call = _Call()
+        what = f"{kind} ({context})" if context else kind
+
+        def before_sleep(state: RetryCallState) -> None:
+            exc = state.outcome.exception() if state.outcome else None
+            delay = state.next_action.sleep if state.next_action else 0.0
+            call.retries += 1
+            self._count("retries")
+            label = "API Limit" if isinstance(exc, RetryableError) and exc.kind == "429" else "API retry"
+            kind_ = exc.kind if isinstance(exc, QboError) else type(exc).__name__
+            self.log.warning(
+                "%s: %s on %s retry %d/%d in %gs (intuit_tid=%s)",
+                label, kind_, what, state.attempt_number, self.max_retries, delay,
+                getattr(exc, "intuit_tid", None) or "-",
+            )
+
+        retrying = retry.policy(base=self.retry_base_s, max_retries=self.max_retries, sleep=self._sleep,
+                                before_sleep=before_sleep)
+        try:
+            for attempt in retrying:
+                with attempt:
+                    return self._attempt(kind, url, params, call, what), call
+        except RetryableError as exc:
+            err = RetriesExhausted(
+                f"QBO {what} failed after {self.max_retries} retries ({call.requests} requests); "
+                f"last error: {exc.message}",
+                attempts=call.requests, last=exc, status=exc.status, intuit_tid=exc.intuit_tid,
+                kind=exc.kind, body=exc.body,
+            )
+            self.log.error("%s", err)
+            raise err from exc
+        except CircuitOpenError as exc:
+            self.log.error("%s", exc)
+            raise
+        except QboError as exc:
+            if exc.context is None and context:
+                exc.context = context
+            self.log.error("QBO %s failed: %s", kind, exc)
+            raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _attempt(self, kind: str, url: str, params: dict[str, str], call: _Call, what: str) -> dict[str, Any]:
+        stale: str | None = None
+        for auth_try in range(2):
+            token = self._token(stale)
+            self.breaker.before_request(what)
+            self.limiter.acquire(self.realm_id)
+            call.requests += 1
+            self._count("requests", kind=kind)
+            try:
+                resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+            except httpx.TimeoutException:
+                self.breaker.record_failure()
+                raise RetryableError(f"QBO {what} timed out", kind="timeout") from None
+            except httpx.TransportError as exc:
+                self.breaker.record_failure()
+                raise RetryableError(
+                    f"QBO {what} connection failed ({type(exc).__name__})", kind="connection"
+                ) from None
+            tid = resp.headers.get("intuit_tid")
+            call.intuit_tid = tid
+            outcome = classify(resp, what, breaker=self.breaker, count=self._count)
+            if outcome == "auth":
+                self.breaker.record_neutral()
+                if auth_try == 0:
+                    self.log.warning("QBO answered 401 on %s: renewing the access token once (intuit_tid=%s)",
+                                     what, tid or "-")
+                    stale = token
+                    continue
+                raise AuthError(
+                    f"QBO refused a freshly renewed access token on {what} (401 twice)",
+                    status=resp.status_code, intuit_tid=tid, body=resp.text, kind="401",
+                    next_step="check the app's scope and that QBO_REALM_ID belongs to the authorized company; "
+                    "if it persists run `qbo-ingest auth`",
+                )
+            assert isinstance(outcome, dict)
+            call.body = resp.content
+            return outcome
+        raise AssertionError("unreachable")  # pragma: no cover

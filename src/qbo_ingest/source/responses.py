@@ -1,0 +1,114 @@
+"""Reading QBO's answers: the Fault body in its two spellings, throttles, and the typed error (or the
+parsed body) each response stands for."""
+
+from __future__ import annotations
+
+import email.utils
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+import httpx
+
+from qbo_ingest.errors import FatalApiError, RetryableError
+from qbo_ingest.redact import redact
+from qbo_ingest.source.throttle import CircuitBreaker
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+def parse_fault(data: Any) -> tuple[str, str, str] | None:
+    """(type, code, text) of a Fault in either shape (`Fault/Error/Message` or `fault/error/message`)."""
+    if not isinstance(data, dict):
+        return None
+    fault = data.get("Fault") or data.get("fault")
+    if not isinstance(fault, dict):
+        return None
+    errors = fault.get("Error") or fault.get("error") or []
+    parts, code = [], ""
+    for err in errors if isinstance(errors, list) else [errors]:
+        if not isinstance(err, dict):
+            continue
+        msg = err.get("Message") or err.get("message") or ""
+        detail = err.get("Detail") or err.get("detail") or ""
+        code = code or str(err.get("code") or err.get("Code") or "")
+        parts.append(f"{msg}: {detail}" if detail and detail != msg else str(msg))
+    return str(fault.get("type") or fault.get("Type") or ""), code, "; ".join(parts) or "no message"
+
+
+def is_throttle(ftype: str, code: str, text: str) -> bool:
+    return "throttle" in text.lower() or code.lstrip("0") == "3001" or "throttl" in ftype.lower()
+
+
+def retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header (a number or an HTTP date), None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def classify(resp: httpx.Response, what: str, *, breaker: CircuitBreaker,
+         count: Callable[..., None]) -> dict[str, Any] | str:
+    """The parsed body, or "auth" for a 401, or raise the typed error (updating the breaker)."""
+    status = resp.status_code
+    tid = resp.headers.get("intuit_tid")
+    if status == 401:
+        return "auth"
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    fault = parse_fault(data)
+    if status in RETRYABLE_STATUS:
+        breaker.record_failure()
+        if status == 429:
+            count("throttled_429", kind="429")
+        else:
+            count("retries", 0, kind=str(status))
+        text = fault[2] if fault else resp.reason_phrase
+        raise RetryableError(
+            f"QBO {what} answered {status}: {text}", status=status, intuit_tid=tid, kind=str(status),
+            retry_after=retry_after(resp.headers.get("Retry-After")),
+        )
+    if status >= 400:
+        breaker.record_success()  # QBO is healthy; the request is wrong
+        ftype, code, text = fault or ("", "", resp.reason_phrase)
+        raise FatalApiError(
+            f"QBO {what} rejected: {ftype + ': ' if ftype else ''}{text}"
+            f"{' (code ' + code + ')' if code else ''}",
+            status=status, intuit_tid=tid, body=resp.text, kind=ftype or str(status),
+        )
+    if not isinstance(data, dict):
+        breaker.record_failure()
+        raise RetryableError(
+            f"QBO {what} answered {status} with a truncated or invalid JSON body", status=status,
+            intuit_tid=tid, body=resp.text, kind="invalid_json",
+        )
+    if fault is not None:
+        ftype, code, text = fault
+        if ftype.upper().startswith("AUTHENTICATION") or code == "3200":
+            return "auth"
+        if is_throttle(ftype, code, text):
+            breaker.record_failure()
+            count("throttled_429", kind="429")
+            raise RetryableError(f"QBO {what} throttled (Fault in a 200): {text}", status=status,
+                                 intuit_tid=tid, kind="429")
+        if ftype in ("SystemFault", "SERVICE"):
+            breaker.record_failure()
+            raise RetryableError(f"QBO {what} system fault in a 200: {text}", status=status,
+                                 intuit_tid=tid, kind=ftype)
+        breaker.record_success()
+        raise FatalApiError(
+            f"QBO {what} rejected: {ftype}: {text}{' (code ' + code + ')' if code else ''}",
+            status=status, intuit_tid=tid, body=redact(resp.text), kind=ftype or "fault",
+        )
+    breaker.record_success()
+    return data

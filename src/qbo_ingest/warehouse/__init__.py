@@ -1,0 +1,62 @@
+"""The PostgreSQL warehouse: `connection` (names, connect), `schema` (the only DDL), `raw` (upserts,
+deletes, counts), `ledger` (per-day ledger, runs, CDC checks), `grants` (privilege checks).
+
+Callers use this package's names (`from qbo_ingest import warehouse as wh; wh.upsert_page(...)`).
+"""
+
+from qbo_ingest.errors import GrantError
+from qbo_ingest.warehouse.connection import RAW_SCHEMA, STATE_SCHEMA, STATE_TABLES, connect
+from qbo_ingest.warehouse.grants import check_grants
+from qbo_ingest.warehouse.ledger import (
+    LedgerRow,
+    RunRow,
+    cdc_checked_at,
+    cdc_save_check,
+    ledger_begin,
+    ledger_days,
+    ledger_finish,
+    ledger_summary,
+    run_finish,
+    run_start,
+    runs_recent,
+)
+from qbo_ingest.warehouse.raw import (
+    UpsertResult,
+    count_rows,
+    daily_counts,
+    mark_deleted,
+    raw_snapshot,
+    upsert_page,
+    watermark,
+)
+from qbo_ingest.warehouse.schema import InitResult, ensure_schema, init_db
+
+__all__ = [
+    "RAW_SCHEMA",
+    "STATE_SCHEMA",
+    "STATE_TABLES",
+    "GrantError",
+    "InitResult",
+    "LedgerRow",
+    "RunRow",
+    "UpsertResult",
+    "cdc_checked_at",
+    "cdc_save_check",
+    "check_grants",
+    "connect",
+    "count_rows",
+    "daily_counts",
+    "ensure_schema",
+    "init_db",
+    "ledger_begin",
+    "ledger_days",
+    "ledger_finish",
+    "ledger_summary",
+    "mark_deleted",
+    "raw_snapshot",
+    "run_finish",
+    "run_start",
+    "runs_recent",
+    "upsert_page",
+    "watermark",
+]

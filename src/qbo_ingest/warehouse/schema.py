@@ -1,0 +1,181 @@
+"""The only place DDL lives: schemas `raw` and `qbo_ingest`, the raw tables, the state tables
+(`sql/state.sql`: ledger, runs, the token store, CDC checks) and the roles (`sql/roles.sql`).
+
+`qbo-ingest db init` runs it as an admin. The jobs call `ensure_schema`, which sends no DDL when every
+object exists, so a least-privilege loader can run after `db init` without CREATE.
+
+Timestamps: `ingested_at_utc` and `extract_window_*_utc` are `timestamp` (without time zone) holding UTC
+wall-clock time, as the spec says: then the spec's manual check `DATE(extract_window_start_utc)` gives
+the UTC day in any session time zone. Instants compared across offsets (`last_updated_at`,
+`deleted_at_utc`) are `timestamptz`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from qbo_ingest.catalogue import Entity
+from qbo_ingest.errors import GrantError
+from qbo_ingest.warehouse.connection import (
+    RAW_SCHEMA,
+    STATE_SCHEMA,
+    STATE_TABLES,
+    EntityLike,
+    connect,
+    entities_of,
+    exists,
+    schema_exists,
+    table,
+)
+
+log = logging.getLogger("qbo_ingest.warehouse")
+
+
+@dataclass(frozen=True)
+class InitResult:
+    tables: list[str]
+    loader_role: str
+    analyst_role: str
+
+
+def _sql_text(name: str) -> str:
+    return resources.files("qbo_ingest.warehouse").joinpath("sql").joinpath(name).read_text(encoding="utf-8")
+
+
+def _raw_ddl(e: Entity) -> list[sql.Composed]:
+    t = table(e)
+    ident = sql.Identifier
+    return [
+        sql.SQL(
+            """CREATE TABLE IF NOT EXISTS {t} (
+    realm_id                 varchar     NOT NULL,
+    id                       varchar     NOT NULL,
+    payload                  jsonb       NOT NULL,
+    ingested_at_utc          timestamp   NOT NULL DEFAULT (now() AT TIME ZONE 'UTC'),
+    extract_window_start_utc timestamp   NOT NULL,
+    extract_window_end_utc   timestamp   NOT NULL,
+    page_number              integer,
+    last_updated_at          timestamptz NOT NULL,
+    deleted_at_utc           timestamptz,
+    PRIMARY KEY (realm_id, id)
+)"""
+        ).format(t=t),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (extract_window_start_utc)").format(
+            i=ident(f"{e.table}_window_start_idx"), t=t
+        ),
+        sql.SQL("CREATE INDEX IF NOT EXISTS {i} ON {t} (realm_id, last_updated_at)").format(
+            i=ident(f"{e.table}_realm_updated_idx"), t=t
+        ),
+        sql.SQL("COMMENT ON TABLE {t} IS {c}").format(
+            t=t,
+            c=sql.Literal(
+                f"QuickBooks Online {e.name} records exactly as received (payload), one row per "
+                "(realm_id, id); newest MetaData.LastUpdatedTime wins. Loaded by qbo-ingest."
+            ),
+        ),
+    ]
+
+
+def ensure_schema(conn: psycopg.Connection[Any], entities: Iterable[EntityLike] | None = None) -> list[str]:
+    """Create schemas `raw` and `qbo_ingest`, the raw tables and the state tables (ledger, runs and
+    the client's token store `qbo_ingest.oauth_tokens`), if missing.
+
+    Objects that already exist are not touched (no DDL is sent for them), so a least-privilege
+    loader can call this after `db init` without needing CREATE. Returns the tables it created.
+    """
+    es = entities_of(entities)
+    created: list[str] = []
+    with conn.transaction():
+        absent = _absent(conn, es)
+        if not absent:
+            return created
+        me = conn.execute("SELECT current_user").fetchone()
+        try:
+            _create_missing(conn, es, created)
+        except psycopg.errors.InsufficientPrivilege:
+            raise GrantError(
+                str(me[0]) if me else "?",
+                [f"table {t} (does not exist)" for t in absent],
+                ["qbo-ingest db init;"],
+            ) from None
+    if created:
+        log.info("Warehouse: created %d table(s): %s", len(created), ", ".join(created))
+    return created
+
+
+def _create_missing(conn: psycopg.Connection[Any], es: list[Entity], created: list[str]) -> None:
+    # Serialise DDL between processes (same lock as the token store): concurrent
+    # CREATE ... IF NOT EXISTS can still collide on the catalogue.
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('qbo_ingest.ddl', 0))")
+    if not schema_exists(conn, RAW_SCHEMA):
+        conn.execute(sql.SQL("CREATE SCHEMA IF NOT EXISTS {}").format(sql.Identifier(RAW_SCHEMA)))
+    for e in es:
+        if not exists(conn, RAW_SCHEMA, e.table):
+            for stmt in _raw_ddl(e):
+                conn.execute(stmt)
+            created.append(e.qualified_table)
+    absent = [t for t in STATE_TABLES if not exists(conn, STATE_SCHEMA, t)]
+    if absent:  # state.sql creates every missing state table at once (IF NOT EXISTS)
+        conn.execute(_sql_text("state.sql"))
+    created += [f"{STATE_SCHEMA}.{t}" for t in absent]
+
+
+def _absent(conn: psycopg.Connection[Any], es: list[Entity]) -> list[str]:
+    """Qualified names of the raw and state tables that do not exist yet (one catalogue query)."""
+    wanted = [(RAW_SCHEMA, e.table) for e in es] + [(STATE_SCHEMA, t) for t in STATE_TABLES]
+    rows = conn.execute(
+        "SELECT n.nspname, c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE (n.nspname = %s AND c.relname = ANY(%s)) OR (n.nspname = %s AND c.relname = ANY(%s))",
+        (RAW_SCHEMA, [e.table for e in es], STATE_SCHEMA, list(STATE_TABLES)),
+    ).fetchall()
+    have = {(str(a), str(b)) for a, b in rows}
+    return [f"{schema}.{name}" for schema, name in dict.fromkeys(wanted) if (schema, name) not in have]
+
+
+def init_db(
+    admin_dsn: str,
+    *,
+    loader_role: str = "qbo_loader",
+    loader_password: str | None = None,
+    analyst_role: str = "qbo_analyst",
+    analyst_password: str | None = None,
+    entities: Iterable[EntityLike] | None = None,
+) -> InitResult:
+    """What `qbo-ingest db init` does, as an admin: schemas, tables, then sql/roles.sql. Idempotent.
+
+    Role names and passwords reach roles.sql as transaction-local settings, never spliced into SQL
+    text here, and are never logged. A None/empty password leaves an existing password unchanged.
+    """
+    for label, value in (("loader_role", loader_role), ("analyst_role", analyst_role)):
+        if not value or not value.strip():
+            raise ValueError(f"{label} must be a non-empty role name")
+    conn = connect(admin_dsn)
+    try:
+        ensure_schema(conn, entities)
+        with conn.transaction():
+            settings = {
+                "qbo.loader_role": loader_role,
+                "qbo.loader_password": loader_password or "",
+                "qbo.analyst_role": analyst_role,
+                "qbo.analyst_password": analyst_password or "",
+            }
+            for k, v in settings.items():
+                conn.execute("SELECT set_config(%s, %s, true)", (k, v))
+            conn.execute(_sql_text("roles.sql"))
+        tables = [e.qualified_table for e in entities_of(entities)]
+        log.info(
+            "Warehouse initialised: %d raw tables, loader role %s, analyst role %s",
+            len(tables), loader_role, analyst_role,
+        )
+        return InitResult(tables=tables, loader_role=loader_role, analyst_role=analyst_role)
+    finally:
+        conn.close()
+
+
