@@ -60,8 +60,3 @@ def set_hook(fn: Hook | None) -> None:
     with _lock:
         _hook = fn
         _counts.clear()
-
-
-def counts() -> dict[str, int]:
-    with _lock:
-        return dict(_counts)

@@ -58,7 +58,3 @@ def setup(*, fmt: str = "human", level: str | int = "INFO", stream=None) -> logg
     logger.addHandler(handler)
     logger.propagate = True
     return logger
-
-
-def get(name: str = "") -> logging.Logger:
-    return logging.getLogger(f"{LOGGER_NAME}.{name}" if name else LOGGER_NAME)

@@ -113,7 +113,7 @@ def test_once_trigger_in_utc_inactive_with_quoted_dates(entity) -> None:
     date.fromisoformat(trig["variables"]["fecha_inicio"])
 
 
-def test_block_files_only_call_mage_tasks() -> None:
+def test_block_files_only_call_the_blocks_module() -> None:
     files = [*PROJECT.glob("data_loaders/*.py"), *PROJECT.glob("data_exporters/*.py"),
              *PROJECT.glob("custom/*.py")]
     files = [f for f in files if f.name != "__init__.py"]
@@ -127,7 +127,7 @@ def test_block_files_only_call_mage_tasks() -> None:
         assert len(body) == 1 and isinstance(body[0], ast.Return), f
         call = body[0].value
         assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute), f
-        assert isinstance(call.func.value, ast.Name) and call.func.value.id == "mage_tasks", f
+        assert isinstance(call.func.value, ast.Name) and call.func.value.id == "blocks", f
         assert call.func.attr == f.stem
 
 

@@ -13,6 +13,7 @@ import yaml
 
 from qbo_ingest import jobs
 from qbo_ingest.apps.mage import blocks as mage_tasks
+from qbo_ingest.apps.mage import triggers
 from qbo_ingest.windows import DateRangeError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,8 @@ class FakeEngine:
         self.outcome = outcome
         self.calls: list[tuple] = []
 
-    def run_days(self, entity, days, *, run_id=None):
+    def load_days(self, engine, entity, days, *, run_id=None):
+        assert engine is self
         self.calls.append((entity.name, list(days), run_id))
         return [self.outcome]
 
@@ -100,6 +102,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_load_day_runs_exactly_its_day_and_returns_counts(settings_env: None) -> None:
     eng = FakeEngine(Outcome("Invoice", date(2025, 10, 15), "succeeded", 12, 12, 1))
     out = mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng),
+                              days_loader=eng.load_days,
                               pipeline_uuid="qb_invoices_backfill", pipeline_run_id=7)
     assert eng.calls == [("Invoice", [date(2025, 10, 15)], "mage-qb_invoices_backfill-7")]
     assert out == {"block": "invoice_backfill_2025-10-15", "entity": "Invoice", "day": "2025-10-15",
@@ -110,7 +113,8 @@ def test_load_day_raises_naming_the_day_when_it_failed(settings_env: None) -> No
     eng = FakeEngine(Outcome("Invoice", date(2025, 10, 15), "failed", 0, 0, 7,
                              "RetriesExhausted: QBO query failed after 6 retries"))
     with pytest.raises(mage_tasks.DayFailedError) as err:
-        mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng))
+        mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng),
+                            days_loader=eng.load_days)
     assert str(err.value) == (
         "invoice_backfill_2025-10-15 failed: RetriesExhausted: QBO query failed after 6 retries. Fix the "
         "cause, then retry this day alone with 'Retry incomplete blocks' on this run")
@@ -138,10 +142,10 @@ def test_trigger_yaml_edit_keeps_comments_and_layout(tmp_path: Path) -> None:
     generated = (ROOT / "mage/pipelines/qb_invoices_backfill/triggers.yaml").read_text()
     path = tmp_path / "triggers.yaml"
     path.write_text(generated.replace("status: inactive", "status: active"))
-    assert mage_tasks.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is True
+    assert triggers.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is True
     assert path.read_text() == generated  # byte for byte: only the value changed
-    assert mage_tasks.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is False
-    assert mage_tasks.set_trigger_inactive_in_yaml(path, "another") is False
+    assert triggers.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is False
+    assert triggers.set_trigger_inactive_in_yaml(path, "another") is False
 
 
 def test_trigger_yaml_edit_on_the_file_mage_rewrote(tmp_path: Path) -> None:
@@ -154,7 +158,7 @@ def test_trigger_yaml_edit_on_the_file_mage_rewrote(tmp_path: Path) -> None:
          "start_time": "2026-02-02 04:07:00+00:00", "status": "active",
          "variables": {"fecha_fin": "2025-10-31", "fecha_inicio": "2025-10-01"}},
     ]}))
-    assert mage_tasks.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is True
+    assert triggers.set_trigger_inactive_in_yaml(path, "qb_invoices_backfill_once") is True
     data = {t["name"]: t for t in yaml.safe_load(path.read_text())["triggers"]}
     assert data["qb_invoices_backfill_once"]["status"] == "inactive"
     assert data["other"]["status"] == "active"

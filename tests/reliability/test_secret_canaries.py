@@ -112,14 +112,17 @@ def test_no_secret_in_any_output_log_error_or_raw_row(pg_url, tmp_path: Path):
         # 3. the database unreachable, with the password in the URL
         bad_db = make_conninfo(**{**conninfo_to_dict(dsn), "host": "127.0.0.1", "port": "1"})  # type: ignore[arg-type]
         run("db-unreachable", cli(*bf), QBO_DATABASE_URL=bad_db)
-        # 4. an unexpected exception: a full traceback
-        tb = run("traceback", [sys.executable, "-c", TRACEBACK_MAIN, *bf])
+        # 4. an unexpected exception: one `internal error` line, and the full traceback under --debug
+        one_line = run("internal-error", [sys.executable, "-c", TRACEBACK_MAIN, *bf])
+        tb = run("traceback", [sys.executable, "-c", TRACEBACK_MAIN, "--debug", *bf])
         # refresh tokens: every one the emulator issued (the seed and each rotation)
         refresh_tokens = list(emu.oauth._refresh)
     print(f"\nfirst run exit {first.returncode}, retry-failed exit {retried.returncode}, traceback run exit "
           f"{tb.returncode}; {len(refresh_tokens)} refresh and {len(access_tokens)} access tokens issued; "
           f"{sum(len(v) for v in outputs.values())} characters of output; {time.monotonic() - t0:.1f}s")
     assert "Traceback" in outputs["traceback"] and "unexpected failure in load_plan" in outputs["traceback"]
+    assert one_line.returncode == 70 and "Traceback" not in outputs["internal-error"]
+    assert "internal error: RuntimeError: unexpected failure in load_plan" in outputs["internal-error"]
     assert "invalid_client" in outputs["invalid-client"] and "invalid_grant" in outputs["invalid-grant"]
     assert '"level"' in outputs["faulty-backfill-json"]  # JSON log records were written
     assert "retry" in outputs["faulty-backfill-json"]  # retries were logged

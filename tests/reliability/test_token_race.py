@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from rel_support import EMU_NOW, ROOT
 
+from qbo_ingest import warehouse as wh
 from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
 from qbo_ingest.local.emulator.config import RotationPolicy
 from qbo_ingest.source.auth.oauth import OAuthSession
@@ -24,6 +25,8 @@ TARGET = 1000
 
 @pytest.mark.slow
 def test_1000_rotating_refreshes_by_10_workers_in_2_processes(pg_url):
+    with wh.connect(pg_url) as c:  # the state schema, as `qbo-ingest db init` leaves it
+        wh.ensure_schema(c, [])
     emu = Emulator(EmulatorConfig(seed=3, profile="empty", throttle=False, clock=lambda: EMU_NOW,
                                   rotation=RotationPolicy(every_n=1, grace_seconds=0),
                                   client_secret="race-secret"))

@@ -94,7 +94,7 @@ def plan_days(entity_name: str | None = None, **kwargs: Any) -> list[list[dict[s
 
 
 def load_day(item: Mapping[str, Any], engine_factory: Callable[..., Any] | None = None,
-             **kwargs: Any) -> dict[str, Any]:
+             days_loader: Callable[..., list[Any]] = jobs.load_days, **kwargs: Any) -> dict[str, Any]:
     """One day: fetch every page, upsert it, quality gates, ledger row. Raises if the day failed.
 
     `engine_factory(settings)` returns a context manager yielding an Engine (default:
@@ -114,7 +114,7 @@ def load_day(item: Mapping[str, Any], engine_factory: Callable[..., Any] | None 
             return runtime.engine(s, concurrency=1)
 
     with engine_factory(settings) as eng:
-        outcomes = jobs.load_days(eng, entity, [day], run_id=run_id)
+        outcomes = days_loader(eng, entity, [day], run_id=run_id)
     outcome = next((o for o in outcomes if o.day == day), None)
     if outcome is None:
         raise DayFailedError(f"{label} failed: the engine returned no outcome for {day}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Union
 
-from qbo_ingest.catalogue import BY_NAME, CATALOGUE
+from qbo_ingest.catalogue import BY_NAME
 
 PROFILES = ("empty", "demo", "sparse", "dense", "burst")
 MAX_PER_DAY = 999_999  # Ids are `day_index * ID_STRIDE + n`, so a day holds fewer than ID_STRIDE records
@@ -167,7 +167,3 @@ class Volumes:
         if profile == "burst" and (entity, index) in self._burst:
             return self._burst[(entity, index)]
         return rng.randint(15, 25)  # sparse and burst
-
-
-def entity_names() -> list[str]:
-    return [e.name for e in CATALOGUE]

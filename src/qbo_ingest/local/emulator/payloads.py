@@ -247,13 +247,7 @@ class Builder:
         }
 
 
-
-
 def _epoch(d: date) -> float:
     from qbo_ingest.local.emulator.timefmt import day_epoch
 
     return day_epoch(d)
-
-
-def money(x: float) -> float:
-    return round(x, 2)

@@ -23,11 +23,6 @@ def pacific_date(ts: float) -> str:
     return datetime.fromtimestamp(ts, PACIFIC).date().isoformat()
 
 
-def to_dt(ts: float) -> datetime:
-    """Epoch seconds -> aware datetime (Pacific, as QBO would show it)."""
-    return datetime.fromtimestamp(ts, PACIFIC)
-
-
 def day_epoch(d: date) -> float:
     return datetime(d.year, d.month, d.day, tzinfo=UTC).timestamp()
 

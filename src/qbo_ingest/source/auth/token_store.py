@@ -261,16 +261,6 @@ class PostgresTokenStore(_RotatingStore):
         with self._connect() as conn:
             return conn.execute(f"DELETE FROM {TABLE} WHERE realm_id = %s", (realm_id,)).rowcount
 
-    def realms(self, client_id: str | None = None) -> list[str]:
-        """Companies with a stored token (for `auth` status and a default realm)."""
-        with self._connect() as conn:
-            recs = conn.execute(
-                f"SELECT realm_id FROM {TABLE} WHERE %s::text IS NULL OR client_id = %s "
-                "ORDER BY updated_at DESC",
-                (client_id, client_id),
-            ).fetchall()
-        return [r[0] for r in recs]
-
     @contextmanager
     def _locked(self, realm_id: str, client_id: str) -> Iterator[_Txn]:
         with self._connect() as conn:  # commits on normal exit, rolls back on error
