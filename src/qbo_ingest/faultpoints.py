@@ -60,3 +60,9 @@ def set_hook(fn: Hook | None) -> None:
     with _lock:
         _hook = fn
         _counts.clear()
+
+
+def counts() -> dict[str, int]:
+    """How often each point was passed since the hook was set (the crash test calibrates with it)."""
+    with _lock:
+        return dict(_counts)
