@@ -8,6 +8,9 @@ from datetime import date, datetime, timedelta, timezone
 from qbo_ingest.errors import DateRangeError
 
 UTC = timezone.utc
+# A day as the user gives it (`2025-10-01` from the CLI or a Mage variable) or already parsed; parsed once,
+# by `parse_day`, wherever it enters.
+DateLike = date | str
 MAX_DAYS = 366 * 30
 
 
@@ -62,7 +65,8 @@ def day_window(d: date) -> Window:
     return Window(start, start + timedelta(days=1))
 
 
-def daily_windows(fecha_inicio: object, fecha_fin: object, *, today: date | None = None) -> list[Window]:
+def daily_windows(fecha_inicio: DateLike | None, fecha_fin: DateLike | None, *,
+                  today: date | None = None) -> list[Window]:
     """Inclusive ISO dates -> one window per UTC day. Errors are one clear line."""
     start = parse_day(fecha_inicio, name="fecha_inicio")
     end = parse_day(fecha_fin, name="fecha_fin")

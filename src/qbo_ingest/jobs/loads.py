@@ -14,12 +14,12 @@ from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.engine import Engine
 from qbo_ingest.pipeline.planning import Span, contiguous_runs
 from qbo_ingest.pipeline.report import DayOutcome, RunReport
-from qbo_ingest.windows import daily_windows, parse_day
+from qbo_ingest.windows import DateLike, daily_windows, parse_day
 
 log = logging.getLogger("qbo_ingest.backfill")
 
 
-def backfill(engine: Engine, entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object, *,
+def backfill(engine: Engine, entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *,
              resume: bool = False, run_id: str | None = None) -> RunReport:
     """Every UTC day of `fecha_inicio`..`fecha_fin` for each entity; `resume` skips days that succeeded."""
     days = [w.day for w in daily_windows(fecha_inicio, fecha_fin)]
@@ -37,7 +37,8 @@ def backfill(engine: Engine, entities: Sequence[Entity], fecha_inicio: object, f
     return engine.load_plan(plan, run_id=run_id, command="backfill")
 
 
-def retry_failed(engine: Engine, entities: Sequence[Entity], *, start: object = None, end: object = None,
+def retry_failed(engine: Engine, entities: Sequence[Entity], *, start: DateLike | None = None,
+                 end: DateLike | None = None,
                  run_id: str | None = None) -> RunReport:
     """Rerun every day whose ledger status is not `succeeded` (failed, or left running by a crash)."""
     s = parse_day(start, name="--from") if start else None

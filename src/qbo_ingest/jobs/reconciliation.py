@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta, timezone
 from qbo_ingest import warehouse as wh
 from qbo_ingest.catalogue import Entity
 from qbo_ingest.pipeline.engine import Engine
-from qbo_ingest.windows import Window, daily_windows
+from qbo_ingest.windows import DateLike, Window, daily_windows
 
 UTC = timezone.utc
 
@@ -44,7 +44,7 @@ class ReconcileReport:
         return not self.mismatches
 
 
-def reconcile(engine: Engine, entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object, *,
+def reconcile(engine: Engine, entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *,
               now: Callable[[], datetime] | None = None) -> ReconcileReport:
     windows = daily_windows(fecha_inicio, fecha_fin)
     clock = now or (lambda: datetime.now(UTC))

@@ -15,7 +15,7 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.jobs.reconciliation import window_label
 from qbo_ingest.pipeline.report import RunReport
 from qbo_ingest.settings import Settings
-from qbo_ingest.windows import daily_windows, parse_day
+from qbo_ingest.windows import DateLike, daily_windows, parse_day
 
 
 def _today() -> date:
@@ -27,7 +27,7 @@ def _settings(settings: Settings | None) -> Settings:
     return settings or Settings.load()
 
 
-def backfill(entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object, *, resume: bool = False,
+def backfill(entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *, resume: bool = False,
              concurrency: int = 4, show_progress: bool = True, settings: Settings | None = None) -> RunReport:
     n_days = len(daily_windows(fecha_inicio, fecha_fin, today=_today()))  # validate before touching anything
     s = _settings(settings)
@@ -36,14 +36,14 @@ def backfill(entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object
         return jobs.backfill(eng, list(entities), fecha_inicio, fecha_fin, resume=resume)
 
 
-def retry_failed(entities: Sequence[Entity], *, start: object = None, end: object = None,
+def retry_failed(entities: Sequence[Entity], *, start: DateLike | None = None, end: DateLike | None = None,
                  concurrency: int = 4, settings: Settings | None = None) -> RunReport:
     s = _settings(settings)
     with wiring.engine(s, concurrency=concurrency) as eng:
         return jobs.retry_failed(eng, list(entities), start=start, end=end)
 
 
-def status(entities: Sequence[Entity] | None, *, start: object = None, end: object = None,
+def status(entities: Sequence[Entity] | None, *, start: DateLike | None = None, end: DateLike | None = None,
            per_day: bool = False, settings: Settings | None = None) -> None:
     s_day = parse_day(start, name="--from") if start else None
     e_day = parse_day(end, name="--to") if end else None
@@ -93,7 +93,7 @@ def sync(entities: Sequence[Entity], *, concurrency: int = 4, rescan: bool = Fal
     return rep.ok
 
 
-def reconcile(entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object, *,
+def reconcile(entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *,
               settings: Settings | None = None) -> bool:
     daily_windows(fecha_inicio, fecha_fin, today=_today())
     s = _settings(settings)
