@@ -14,7 +14,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 import httpx
 import pytest
 
-from qbo_ingest import warehouse as wh
 from qbo_ingest.errors import AuthError
 from qbo_ingest.source.auth.code_flow import run_auth
 from qbo_ingest.source.auth.token_store import PostgresTokenStore
@@ -25,14 +24,6 @@ from .emu import emulator, running, settings_for, utc
 
 D1, D2 = utc(2025, 10, 15), utc(2025, 10, 16)
 WORKER = Path(__file__).with_name("token_worker.py")
-
-
-@pytest.fixture
-def pg_url(pg_url: str) -> str:
-    """A fresh database with the state schema, as `qbo-ingest db init` leaves it."""
-    with wh.connect(pg_url) as c:
-        wh.ensure_schema(c, [])
-    return pg_url
 
 
 def test_ten_threads_rotating_every_refresh_get_no_invalid_grant(pg_url: str) -> None:

@@ -13,7 +13,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from qbo_ingest import warehouse as wh
 from qbo_ingest.errors import AuthError
 from qbo_ingest.source.auth.oauth import OAuthSession
 from qbo_ingest.source.auth.token_store import PostgresTokenStore
@@ -25,14 +24,6 @@ from .fakes import CLIENT_ID, CLIENT_SECRET, REALM, TOKEN_URL, FakeQbo, make_rec
 D1 = datetime(2025, 10, 15, tzinfo=timezone.utc)
 D2 = datetime(2025, 10, 16, tzinfo=timezone.utc)
 WORKER = Path(__file__).with_name("token_worker.py")
-
-
-@pytest.fixture
-def pg_url(pg_url: str) -> str:
-    """A fresh database with the state schema, as `qbo-ingest db init` leaves it."""
-    with wh.connect(pg_url) as c:
-        wh.ensure_schema(c, [])
-    return pg_url
 
 
 def oauth(fake: FakeQbo) -> OAuthSession:
