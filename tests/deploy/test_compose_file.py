@@ -75,7 +75,7 @@ def test_required_secrets_have_no_default_and_are_empty_in_env_example() -> None
         if _secret(name):
             assert value in ("", public_demo.get(name)), f"{name} has a value in .env.example"
     for name in ("POSTGRES_ADMIN_PASSWORD", "POSTGRES_PASSWORD", "POSTGRES_ANALYST_PASSWORD",
-                 "PGADMIN_DEFAULT_PASSWORD"):
+                 "PGADMIN_DEFAULT_PASSWORD", "MAGE_OWNER_PASSWORD"):
         assert re.search(r"\$\{" + name + r":\?[^}]+\}", text), f"{name} must be required (:?) in compose"
 
 
@@ -103,14 +103,16 @@ def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
     assert re.fullmatch(r"dpage/pgadmin4:\d+\.\d+", services["pgadmin"]["image"])
     froms = re.findall(r"^FROM\s+(\S+)", DOCKERFILE.read_text(), re.MULTILINE)
     assert froms == ["mageai/mageai:0.9.80"]
-    for name in ("mage", "init", "emulator", "demo-seed"):
-        assert services[name]["build"]["dockerfile"] == "deploy/mage.Dockerfile"
-        assert services[name]["pull_policy"] == "build"  # never pulled from a registry by that name
+    assert services["init"]["build"]["dockerfile"] == "deploy/mage.Dockerfile"
+    assert services["init"]["pull_policy"] == "build"
+    for name in ("mage", "emulator", "demo-seed"):  # the tag init builds; never built or pulled here
+        assert "build" not in services[name] and services[name]["pull_policy"] == "never"
+        assert services[name]["image"] == services["init"]["image"]
 
 
 def test_ports_healthchecks_and_dependencies(services: dict[str, dict[str, Any]]) -> None:
-    assert services["mage"]["ports"] == ["6789:6789"]
-    assert services["pgadmin"]["ports"] == ["8085:80"]
+    assert services["mage"]["ports"] == ["${MAGE_BIND_ADDRESS:-127.0.0.1}:6789:6789"]
+    assert services["pgadmin"]["ports"] == ["${PGADMIN_BIND_ADDRESS:-127.0.0.1}:8085:80"]
     assert all(p.startswith("127.0.0.1:") for p in services["postgres"]["ports"])
     for name in ("postgres", "mage", "pgadmin", "emulator"):
         hc = services[name]["healthcheck"]
@@ -147,7 +149,8 @@ def test_demo_profile_points_mage_at_the_emulator(services: dict[str, dict[str, 
     assert values["QBO_REFRESH_TOKEN"] == ""  # the demo seeds the token store instead
     mage_env = services["mage"]["environment"]
     assert services["demo-seed"]["environment"] == {
-        k: v for k, v in mage_env.items() if not k.startswith(("MAGE_", "REQUIRE_"))
+        k: v for k, v in mage_env.items()
+        if not k.startswith(("MAGE_", "REQUIRE_", "DEFAULT_OWNER_", "DISABLE_TERMINAL"))
     }  # the seed writes the token store as the same loader, for the same realm and app
 
 
@@ -161,7 +164,7 @@ def test_init_runs_db_init_with_the_admin_and_the_cli_accepts_it(services: dict[
     assert cmd[:3] == ["qbo-ingest", "db", "init"]
     env = init["environment"]
     assert env["POSTGRES_USER"] == "${POSTGRES_ADMIN_USER:-qbo_admin}"
-    assert env["QBO_LOADER_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert env["QBO_LOADER_PASSWORD"] == "${POSTGRES_PASSWORD}"  # required in x-required-in-dotenv
     help_text = CliRunner().invoke(app, ["db", "init", "--help"]).output
     for option in (o for o in cmd[3:] if o.startswith("--")):
         assert option in help_text, f"`qbo-ingest db init` has no {option}"

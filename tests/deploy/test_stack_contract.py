@@ -147,3 +147,38 @@ def test_demo_profile_seed_then_backfill_as_the_loader(
         assert row.status == "succeeded"
         truth = wh.count_rows(conn, "Invoice", env["QBO_REALM_ID"], day, date(2025, 10, 16))
         assert truth == row.rows_upserted
+
+
+def test_demo_seed_stays_up_so_docker_reruns_it_with_the_stack(
+    pg_url: str, dotenv: dict[str, str], loader_cleanup: None
+) -> None:
+    """`--stay`: seed, then idle (restart: unless-stopped starts it again after a reboot); SIGTERM ends it."""
+    import signal
+    import time
+
+    from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
+
+    wh.init_db(pg_url, loader_role=dotenv["POSTGRES_USER"], loader_password=LOADER_PW, analyst_role="qbo_analyst")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    cmd = compose["services"]["demo-seed"]["command"]
+    assert cmd[1] == "/home/src/qbo-ingest/deploy/demo_seed.py"
+    with serve_in_thread(Emulator(EmulatorConfig(seed=3, profile="demo"))) as srv:
+        env = _service_env("demo-seed", dotenv, pg_url)
+        env.update(QBO_API_BASE_URL=srv.base_url, QBO_TOKEN_URL=srv.token_url,
+                   PYTHONPATH=os.environ.get("PYTHONPATH", ""), PATH=os.environ.get("PATH", ""))
+        proc = subprocess.Popen([sys.executable, str(ROOT / "deploy" / "demo_seed.py"), *cmd[2:]], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline(), proc.stdout.readline()]
+            assert "token store ready" in lines[0] and "idle" in lines[1], lines
+            time.sleep(0.5)
+            assert proc.poll() is None  # still up: Docker counts it as running and restarts it with the stack
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    with wh.connect(pg_url) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM qbo_ingest.oauth_tokens").fetchone()
+        assert n == 1
