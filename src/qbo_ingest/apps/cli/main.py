@@ -203,16 +203,29 @@ def emulator(
 
 @app.command()
 def auth(
-    port: int = typer.Option(8040, "--port", help="Local port of the redirect listener."),
+    port: int = typer.Option(8040, "--port", help="Local port of the redirect listener (loopback redirect)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Only print the URL to open."),
+    redirect_uri: Optional[str] = typer.Option(
+        None, "--redirect-uri",
+        help="The redirect URI registered for the app. https (production keys): no listener, paste the address "
+        "the browser lands on. Default: http://localhost:PORT/callback with a listener (sandbox keys only)."),
+    redirected_url: Optional[str] = typer.Option(
+        None, "--redirected-url",
+        help="The address the browser landed on, instead of the prompt (after an earlier run printed the URL)."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="With an https --redirect-uri: print the URL and exit; "
+                                 "finish later with --redirected-url."),
 ) -> None:
     """Authorize the app (OAuth2 code flow) and store the refresh token and realm in PostgreSQL.
 
-    Example: qbo-ingest auth --port 8040
+    Examples: qbo-ingest auth                                     (sandbox keys, listener on localhost:8040)
+              qbo-ingest auth --redirect-uri https://ops.example.com/qbo/callback   (production keys)
     """
     from qbo_ingest.apps.cli import commands
 
-    _guard(lambda: commands.auth(port=port, open_browser=not no_browser))
+    if (redirected_url is not None or no_wait) and redirect_uri is None:
+        raise _fail("--redirected-url and --no-wait need --redirect-uri https://... (the one registered for the app)")
+    _guard(lambda: commands.auth(port=port, open_browser=not no_browser, redirect_uri=redirect_uri,
+                                 redirected_url=redirected_url, wait=not no_wait))
 
 
 @app.command()
