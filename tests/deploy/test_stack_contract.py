@@ -53,16 +53,21 @@ def _interpolate(value: str, env: dict[str, str]) -> str:
 
 @pytest.fixture
 def dotenv() -> dict[str, str]:
-    """`.env` as a user would write it from .env.example: the example plus the passwords."""
+    """The demo's `.env` as a user would write it from .env.demo.example: the example plus the passwords."""
+    return _dotenv(".env.demo.example")
+
+
+def _dotenv(example: str) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in (ROOT / ".env.example").read_text().splitlines():
+    for line in (ROOT / example).read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             k, _, v = line.partition("=")
             values[k] = v
     suffix = uuid.uuid4().hex[:6]
     values.update(
         POSTGRES_ADMIN_PASSWORD=ADMIN_PW, POSTGRES_PASSWORD=LOADER_PW, POSTGRES_ANALYST_PASSWORD=ANALYST_PW,
-        PGADMIN_DEFAULT_PASSWORD="x", POSTGRES_USER=f"qbo_loader_{suffix}",
+        PGADMIN_DEFAULT_PASSWORD="x", POSTGRES_USER=f"qbo_loader_{suffix}", MAGE_OWNER_EMAIL="ops@example.com",
+        MAGE_OWNER_PASSWORD="mage-owner-pw-for-tests",
     )
     return values
 
