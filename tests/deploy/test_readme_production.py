@@ -189,6 +189,10 @@ def test_the_production_steps_natively(compose_bin: str, pg_url: str, tmp_path: 
     assert out.returncode == 0, out.stdout + out.stderr
     assert _db_accepts(pg_url, dotenv["POSTGRES_USER"], dotenv["POSTGRES_PASSWORD"])
 
+    # Step 4: the workstation gets the base install, what production runs (tests/deploy/test_extras.py).
+    (install,) = [ln for ln in bash_lines() if "pip install " in ln]
+    assert install.endswith("pip install ./qbo-ingest")
+
     # Steps 5-6 on the workstation: the exports as printed, the tunnel's end is the server's address.
     (exports,) = [ln for ln in bash_lines() if ln.startswith("export QBO_ENTORNO=")]
     ws = dict(kv.split("=", 1) for kv in shlex.split(exports.replace("<client id>", "emu-client-id"))[1:])

