@@ -128,4 +128,12 @@ def test_qbo_values_are_not_required_by_compose(compose_bin: str, tmp_path: Path
     """They may live in Mage secrets only; the pipelines name any that neither place sets."""
     dotenv = {k: v for k, v in filled().items() if not k.startswith("QBO_")}
     env = rendered(compose_bin, tmp_path, dotenv)["services"]["mage"]["environment"]
-    assert env["QBO_CLIENT_SECRET"] == "" and env["QBO_CLIENT_ID"] == ""
+    assert env["QBO_CLIENT_SECRET"] == "" and env["QBO_CLIENT_ID"] == "" and env["QBO_ENTORNO"] == ""
+    from qbo_ingest.settings import Settings, SettingsError
+
+    with pytest.raises(SettingsError, match="QBO_CLIENT_ID is not set"):  # one line naming it, not a guess
+        Settings.load(env=env, use_mage_secrets=False)
+    in_mage = {"QBO_CLIENT_ID": "ABc123", "QBO_CLIENT_SECRET": "from-mage", "QBO_REALM_ID": "9130350000000000",
+               "QBO_ENTORNO": "production"}
+    s = Settings.load(env=env, secret_lookup=in_mage.get)
+    assert s.entorno == "production" and s.api_base_url == "https://quickbooks.api.intuit.com"
