@@ -42,7 +42,8 @@ def filled(**overrides: str) -> dict[str, str]:
 def compose(compose_bin: str, tmp_path: Path, dotenv: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     env_file = tmp_path / ".env"
     env_file.write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()))
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path)}
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp_path),
+             "DOCKER_HOST": f"unix://{tmp_path}/no-docker.sock"}  # never a real daemon, even where one runs
     return subprocess.run(
         [compose_bin, "--project-directory", str(ROOT), "-f", str(ROOT / "docker-compose.yml"),
          "--env-file", str(env_file), *args],
