@@ -125,6 +125,13 @@ def test_compose_refuses_and_names_every_missing_value_at_once(
             assert dotenv[name] == "" or dotenv[name] not in out.stderr  # never a value
 
 
+def test_an_env_file_without_the_lines_at_all_is_refused_the_same_way(compose_bin: str, tmp_path: Path) -> None:
+    out = compose(compose_bin, tmp_path, {"POSTGRES_PASSWORD": "test-only"}, "config")
+    assert out.returncode != 0
+    _, listed = _refusal(out.stderr)
+    assert [n for n, ok in listed.items() if ok] == ["POSTGRES_PASSWORD"] and list(listed) == REQUIRED
+
+
 def test_qbo_values_are_not_required_by_compose(compose_bin: str, tmp_path: Path) -> None:
     """They may live in Mage secrets only; the pipelines name any that neither place sets."""
     dotenv = {k: v for k, v in filled().items() if not k.startswith("QBO_")}
