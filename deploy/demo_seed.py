@@ -1,21 +1,24 @@
 """Demo profile only: hand the token store a refresh token issued by the local QBO emulator.
 
-`docker compose --profile demo up -d` runs this once, after `init`, with the same variables as
-Mage. The emulator keeps its tokens in memory, so this runs again whenever the demo is brought up.
-It never prints a token. With a real Intuit app you run `qbo-ingest auth` instead.
+`docker compose --profile demo up -d` runs this after `init`, with the same variables as Mage. The
+emulator keeps its tokens in memory, so a restarted emulator (a new `up`, a reboot) knows none of
+the stored ones: with `--stay` this process seeds, then idles until stopped, so Docker's restart
+policy runs it again whenever it starts the stack again. It never prints a token. With a real
+Intuit app you run `qbo-ingest auth` instead.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 import urllib.request
 from collections.abc import Mapping
 
-from qbo_ingest.source.auth.oauth import TokenSet
 from qbo_ingest.settings import Settings
+from qbo_ingest.source.auth.oauth import TokenSet
 from qbo_ingest.source.auth.token_store import PostgresTokenStore
 
 
@@ -58,5 +61,20 @@ def main(env: Mapping[str, str] | None = None, *, attempts: int = 30, delay: flo
     return 0
 
 
+def stay() -> None:
+    """Idle until SIGTERM/SIGINT (`docker compose stop`), then exit 0 at once."""
+    def stop(signum: int, frame: object) -> None:
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print("demo seed: idle; Docker runs this again with the stack (e.g. after a reboot)", flush=True)
+    while True:
+        signal.pause()
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    rc = main()
+    if rc == 0 and "--stay" in sys.argv[1:]:
+        stay()
+    sys.exit(rc)

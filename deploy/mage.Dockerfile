@@ -10,9 +10,11 @@ COPY src /home/src/qbo-ingest/src
 COPY deploy/demo_seed.py /home/src/qbo-ingest/deploy/demo_seed.py
 
 # Install qbo-ingest without moving any package Mage 0.9.80 pinned: everything already in the
-# image is a constraint, new dependencies are added.
+# image is a constraint, new dependencies are added. The `emulator` extra is there for the demo
+# profile's emulator service (lark, starlette, uvicorn; Faker comes with Mage); the `local` extra
+# (the embedded PostgreSQL of the no-Docker demo and the tests) never enters the image.
 RUN pip freeze --exclude-editable | grep -v ' @ ' > /tmp/mage-constraints.txt \
- && pip install --no-cache-dir -c /tmp/mage-constraints.txt /home/src/qbo-ingest \
+ && pip install --no-cache-dir -c /tmp/mage-constraints.txt "/home/src/qbo-ingest[emulator]" \
  && qbo-ingest --help > /dev/null \
  && rm /tmp/mage-constraints.txt
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Creates (or reuses) a virtual environment keyed by the dependency files and prints its path.
-# Usage: scripts/bootstrap.sh EXTRAS   (e.g. "dev,mage" for tests, "" for the demo)
+# Usage: scripts/bootstrap.sh EXTRAS   (e.g. "dev,mage" for tests (dev includes local), "local" for the demo)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 extras="${1:-}"

@@ -14,7 +14,9 @@ from qbo_ingest.local.emulator import EmulatorConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-ENV_EXAMPLE = ROOT / ".env.example"
+ENV_EXAMPLE = ROOT / ".env.example"  # production
+ENV_DEMO = ROOT / ".env.demo.example"
+DEMO_ONLY = {"QBO_API_BASE_URL", "QBO_TOKEN_URL", "QBO_EMULATOR_PROFILE"}
 DOCKERFILE = ROOT / "deploy" / "mage.Dockerfile"
 SERVERS = ROOT / "deploy" / "pgadmin" / "servers.json"
 VAR = re.compile(r"(?<!\$)\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}")
@@ -37,9 +39,9 @@ def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return compose["services"]
 
 
-def _env_example() -> tuple[dict[str, str], list[str]]:
+def _env_example(path: Path = ENV_EXAMPLE) -> tuple[dict[str, str], list[str]]:
     values: dict[str, str] = {}
-    lines = ENV_EXAMPLE.read_text().splitlines()
+    lines = path.read_text().splitlines()
     uncommented: list[str] = []
     for i, line in enumerate(lines):
         if not line.strip() or line.lstrip().startswith("#"):
@@ -54,16 +56,29 @@ def _env_example() -> tuple[dict[str, str], list[str]]:
 
 def test_every_compose_variable_is_in_env_example_with_a_comment() -> None:
     used = {m.group(1) for m in VAR.finditer(COMPOSE.read_text())}
-    values, uncommented = _env_example()
     assert used, "no ${VAR} found: the regex or the file is wrong"
-    assert sorted(used - set(values)) == []
-    assert uncommented == [], "each variable in .env.example needs a comment line above it"
-    assert sorted(set(values) - used) == []  # nothing stale either
+    for path, expected in ((ENV_EXAMPLE, used - DEMO_ONLY), (ENV_DEMO, used)):
+        values, uncommented = _env_example(path)
+        assert sorted(expected ^ set(values)) == [], path.name  # nothing missing, nothing stale
+        assert uncommented == [], f"each variable in {path.name} needs a comment line above it"
+
+
+def test_production_and_demo_examples_cannot_be_confused() -> None:
+    prod, _ = _env_example(ENV_EXAMPLE)
+    demo, _ = _env_example(ENV_DEMO)
+    assert prod["QBO_ENTORNO"] == "production"
+    assert not DEMO_ONLY & set(prod)  # no emulator override can reach production
+    assert prod["QBO_CLIENT_ID"] == prod["QBO_CLIENT_SECRET"] == prod["QBO_REALM_ID"] == ""
+    assert "emulator" not in ENV_EXAMPLE.read_text().replace(".env.demo.example", "")
+    assert demo["QBO_API_BASE_URL"].startswith("http://emulator:")
+    assert ENV_DEMO.read_text().startswith("# qbo-ingest DEMO") and ENV_EXAMPLE.read_text().startswith(
+        "# qbo-ingest PRODUCTION")
+    shared = set(prod) - {"QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REALM_ID", "QBO_ENTORNO", "QBO_REFRESH_TOKEN"}
+    assert {k: prod[k] for k in shared} == {k: demo[k] for k in shared}  # the rest is the same in both
 
 
 def test_required_secrets_have_no_default_and_are_empty_in_env_example() -> None:
     text = COMPOSE.read_text()
-    values, _ = _env_example()
     public_demo = {
         "QBO_CLIENT_SECRET": EmulatorConfig().client_secret,  # the emulator's published demo value
     }
@@ -71,11 +86,13 @@ def test_required_secrets_have_no_default_and_are_empty_in_env_example() -> None
         name, op, default = m.group(1), m.group(2), m.group(3)
         if _secret(name):
             assert op != ":-" or default == "", f"${{{name}}} has a literal default in docker-compose.yml"
-    for name, value in values.items():
-        if _secret(name):
-            assert value in ("", public_demo.get(name)), f"{name} has a value in .env.example"
+    for path, allowed in ((ENV_EXAMPLE, {}), (ENV_DEMO, public_demo)):
+        values, _ = _env_example(path)
+        for name, value in values.items():
+            if _secret(name):
+                assert value in ("", allowed.get(name)), f"{name} has a value in {path.name}"
     for name in ("POSTGRES_ADMIN_PASSWORD", "POSTGRES_PASSWORD", "POSTGRES_ANALYST_PASSWORD",
-                 "PGADMIN_DEFAULT_PASSWORD"):
+                 "PGADMIN_DEFAULT_PASSWORD", "MAGE_OWNER_PASSWORD"):
         assert re.search(r"\$\{" + name + r":\?[^}]+\}", text), f"{name} must be required (:?) in compose"
 
 
@@ -103,14 +120,16 @@ def test_images_are_pinned(services: dict[str, dict[str, Any]]) -> None:
     assert re.fullmatch(r"dpage/pgadmin4:\d+\.\d+", services["pgadmin"]["image"])
     froms = re.findall(r"^FROM\s+(\S+)", DOCKERFILE.read_text(), re.MULTILINE)
     assert froms == ["mageai/mageai:0.9.80"]
-    for name in ("mage", "init", "emulator", "demo-seed"):
-        assert services[name]["build"]["dockerfile"] == "deploy/mage.Dockerfile"
-        assert services[name]["pull_policy"] == "build"  # never pulled from a registry by that name
+    assert services["init"]["build"]["dockerfile"] == "deploy/mage.Dockerfile"
+    assert services["init"]["pull_policy"] == "build"
+    for name in ("mage", "emulator", "demo-seed"):  # the tag init builds; never built or pulled here
+        assert "build" not in services[name] and services[name]["pull_policy"] == "never"
+        assert services[name]["image"] == services["init"]["image"]
 
 
 def test_ports_healthchecks_and_dependencies(services: dict[str, dict[str, Any]]) -> None:
-    assert services["mage"]["ports"] == ["6789:6789"]
-    assert services["pgadmin"]["ports"] == ["8085:80"]
+    assert services["mage"]["ports"] == ["${MAGE_BIND_ADDRESS:-127.0.0.1}:6789:6789"]
+    assert services["pgadmin"]["ports"] == ["${PGADMIN_BIND_ADDRESS:-127.0.0.1}:8085:80"]
     assert all(p.startswith("127.0.0.1:") for p in services["postgres"]["ports"])
     for name in ("postgres", "mage", "pgadmin", "emulator"):
         hc = services[name]["healthcheck"]
@@ -140,14 +159,15 @@ def test_demo_profile_points_mage_at_the_emulator(services: dict[str, dict[str, 
     assert emu["command"][:6] == ["qbo-ingest", "emulator", "--host", "0.0.0.0", "--port", "8765"]
     for name in ("postgres", "init", "mage", "pgadmin"):
         assert "profiles" not in services[name], f"{name} must start without a profile"
-    values, _ = _env_example()
+    values, _ = _env_example(ENV_DEMO)
     assert values["QBO_API_BASE_URL"] == "http://emulator:8765"
     assert values["QBO_TOKEN_URL"] == "http://emulator:8765/oauth2/v1/tokens/bearer"
     assert (values["QBO_CLIENT_ID"], values["QBO_REALM_ID"]) == (cfg.client_id, cfg.realm_id)
     assert values["QBO_REFRESH_TOKEN"] == ""  # the demo seeds the token store instead
     mage_env = services["mage"]["environment"]
     assert services["demo-seed"]["environment"] == {
-        k: v for k, v in mage_env.items() if not k.startswith(("MAGE_", "REQUIRE_"))
+        k: v for k, v in mage_env.items()
+        if not k.startswith(("MAGE_", "REQUIRE_", "DEFAULT_OWNER_", "DISABLE_TERMINAL"))
     }  # the seed writes the token store as the same loader, for the same realm and app
 
 
@@ -161,7 +181,7 @@ def test_init_runs_db_init_with_the_admin_and_the_cli_accepts_it(services: dict[
     assert cmd[:3] == ["qbo-ingest", "db", "init"]
     env = init["environment"]
     assert env["POSTGRES_USER"] == "${POSTGRES_ADMIN_USER:-qbo_admin}"
-    assert env["QBO_LOADER_PASSWORD"].startswith("${POSTGRES_PASSWORD:?")
+    assert env["QBO_LOADER_PASSWORD"] == "${POSTGRES_PASSWORD}"  # required in x-required-in-dotenv
     help_text = CliRunner().invoke(app, ["db", "init", "--help"]).output
     for option in (o for o in cmd[3:] if o.startswith("--")):
         assert option in help_text, f"`qbo-ingest db init` has no {option}"
@@ -178,6 +198,8 @@ def test_pgadmin_servers_json_registers_the_warehouse_without_a_password(
     assert (server["Host"], server["Port"]) == ("postgres", 5432)
     analyst = services["init"]["command"][services["init"]["command"].index("--analyst-role") + 1]
     assert server["Username"] == analyst == "qbo_analyst"
+    db = _env_example()[0]["POSTGRES_DB"]
+    assert server["MaintenanceDB"] == server["DBRestriction"] == db  # pgAdmin opens the warehouse itself
     assert not {"Password", "PassFile"} & set(server)
 
 

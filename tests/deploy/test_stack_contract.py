@@ -53,16 +53,21 @@ def _interpolate(value: str, env: dict[str, str]) -> str:
 
 @pytest.fixture
 def dotenv() -> dict[str, str]:
-    """`.env` as a user would write it from .env.example: the example plus the passwords."""
+    """The demo's `.env` as a user would write it from .env.demo.example: the example plus the passwords."""
+    return _dotenv(".env.demo.example")
+
+
+def _dotenv(example: str) -> dict[str, str]:
     values: dict[str, str] = {}
-    for line in (ROOT / ".env.example").read_text().splitlines():
+    for line in (ROOT / example).read_text().splitlines():
         if line.strip() and not line.startswith("#"):
             k, _, v = line.partition("=")
             values[k] = v
     suffix = uuid.uuid4().hex[:6]
     values.update(
         POSTGRES_ADMIN_PASSWORD=ADMIN_PW, POSTGRES_PASSWORD=LOADER_PW, POSTGRES_ANALYST_PASSWORD=ANALYST_PW,
-        PGADMIN_DEFAULT_PASSWORD="x", POSTGRES_USER=f"qbo_loader_{suffix}",
+        PGADMIN_DEFAULT_PASSWORD="x", POSTGRES_USER=f"qbo_loader_{suffix}", MAGE_OWNER_EMAIL="ops@example.com",
+        MAGE_OWNER_PASSWORD="mage-owner-pw-for-tests",
     )
     return values
 
@@ -147,3 +152,38 @@ def test_demo_profile_seed_then_backfill_as_the_loader(
         assert row.status == "succeeded"
         truth = wh.count_rows(conn, "Invoice", env["QBO_REALM_ID"], day, date(2025, 10, 16))
         assert truth == row.rows_upserted
+
+
+def test_demo_seed_stays_up_so_docker_reruns_it_with_the_stack(
+    pg_url: str, dotenv: dict[str, str], loader_cleanup: None
+) -> None:
+    """`--stay`: seed, then idle (restart: unless-stopped starts it again after a reboot); SIGTERM ends it."""
+    import signal
+    import time
+
+    from qbo_ingest.local.emulator import Emulator, EmulatorConfig, serve_in_thread
+
+    wh.init_db(pg_url, loader_role=dotenv["POSTGRES_USER"], loader_password=LOADER_PW, analyst_role="qbo_analyst")
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    cmd = compose["services"]["demo-seed"]["command"]
+    assert cmd[1] == "/home/src/qbo-ingest/deploy/demo_seed.py"
+    with serve_in_thread(Emulator(EmulatorConfig(seed=3, profile="demo"))) as srv:
+        env = _service_env("demo-seed", dotenv, pg_url)
+        env.update(QBO_API_BASE_URL=srv.base_url, QBO_TOKEN_URL=srv.token_url,
+                   PYTHONPATH=os.environ.get("PYTHONPATH", ""), PATH=os.environ.get("PATH", ""))
+        proc = subprocess.Popen([sys.executable, str(ROOT / "deploy" / "demo_seed.py"), *cmd[2:]], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert proc.stdout is not None
+            lines = [proc.stdout.readline(), proc.stdout.readline()]
+            assert "token store ready" in lines[0] and "idle" in lines[1], lines
+            time.sleep(0.5)
+            assert proc.poll() is None  # still up: Docker counts it as running and restarts it with the stack
+            proc.send_signal(signal.SIGTERM)
+            assert proc.wait(timeout=10) == 0
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    with wh.connect(pg_url) as conn:
+        (n,) = conn.execute("SELECT count(*) FROM qbo_ingest.oauth_tokens").fetchone()
+        assert n == 1

