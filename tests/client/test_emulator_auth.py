@@ -181,6 +181,7 @@ def test_cli_https_flow_non_interactive_then_a_backfill_uses_the_token(pg_url: s
     """`--no-wait` prints the URL; `--redirected-url` finishes; `backfill` then runs on the stored token."""
     import os
 
+    from qbo_ingest import warehouse as wh
     from qbo_ingest.catalogue import get
 
     with wh.connect(pg_url) as c:
