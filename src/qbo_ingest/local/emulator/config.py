@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Union
 
-from qbo_ingest.catalogue import BY_NAME, CATALOGUE
+from qbo_ingest.local.emulator.capabilities import SCHEMA
 
 PROFILES = ("empty", "demo", "sparse", "dense", "burst")
 MAX_PER_DAY = 999_999  # Ids are `day_index * ID_STRIDE + n`, so a day holds fewer than ID_STRIDE records
@@ -69,7 +69,7 @@ class EmulatorConfig:
             # with their own clock choose their data range themselves.
             raise ValueError(f"data_end {self.data_end} must be before today ({today} UTC)")
         for name in self.profile_overrides or {}:
-            if name != "*" and name not in BY_NAME:
+            if name != "*" and name not in SCHEMA.generated():
                 raise ValueError(f"profile_overrides: unknown entity {name!r}")
 
 
@@ -152,7 +152,7 @@ class Volumes:
         profile = self.cfg.profile
         if profile == "empty":
             return 0
-        ent = BY_NAME[entity]
+        ent = SCHEMA.caps[entity]
         rng = random.Random(stable_seed(self.cfg.seed, "vol", entity, index))
         if ent.kind == "list":
             scale = 0.25 if profile == "demo" else 1.0
@@ -170,4 +170,4 @@ class Volumes:
 
 
 def entity_names() -> list[str]:
-    return [e.name for e in CATALOGUE]
+    return SCHEMA.generated()

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("429", "500", "502", "503", "reset", "slow", "truncated", "fault200", "revoke_access")
-ON = ("query", "count", "cdc", "batch", "companyinfo", "token", "any")
+ON = ("query", "count", "cdc", "batch", "companyinfo", "read", "report", "token", "any")
 
 
 @dataclass

@@ -95,7 +95,8 @@ def item(b: Builder, rec: Rec, rng: random.Random) -> Json:
                  "Taxable": kind != "Service", "UnitPrice": price, "Type": kind,
                  "IncomeAccountRef": b.account_ref("Sales of Product Income" if kind != "Service" else "Services"),
                  "PurchaseCost": round(price * rng.uniform(0.3, 0.7), 2) if kind != "Service" else 0,
-                 "TrackQtyOnHand": kind == "Inventory"}
+                 "TrackQtyOnHand": kind == "Inventory",
+                 "Sku": f"SKU-{rec.id % 1_000_000:05d}" if kind != "Service" else None}
     if kind == "Inventory":
         out.update({"QtyOnHand": ri(rng, 0, 200), "InvStartDate": b.txn_date(rec),
                     "AssetAccountRef": b.account_ref("Inventory Asset"),

@@ -32,6 +32,20 @@ def validation(message: str, detail: str, code: str, time: str, status: int = 40
     return fault(status, message, detail, code, "ValidationFault", time)
 
 
+def object_not_found(time: str) -> Response:
+    """Intuit's error 610 (developer.intuit.com .../troubleshooting/handling-common-errors)."""
+    return validation("Object Not Found", "Object Not Found : Something you're trying to use has been made "
+                      "inactive. Check the fields with accounts, customers, items, vendors or employees.",
+                      "610", time)
+
+
+def not_found(method: str, path: str, time: str, status: int = 404) -> Response:
+    """Any route the API does not have: a JSON Fault (Intuit's "Unsupported Operation", code 500, from its
+    common-errors page), never plain text. The 404 status is unconfirmed."""
+    return fault(status, "Unsupported Operation", f"Operation {method} {path} is not supported.", "500",
+                 "ValidationFault", time)
+
+
 def unauthorized(time: str, detail: str = "Token expired or invalid") -> Response:
     body = {"fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
                                  "detail": detail, "code": "3200"}], "type": "AUTHENTICATION"}, "time": time}

@@ -8,8 +8,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from qbo_ingest.catalogue import BY_NAME
 from qbo_ingest.local.emulator import responses as R
+from qbo_ingest.local.emulator.capabilities import SCHEMA
 from qbo_ingest.local.emulator.gateway import Gateway
 from qbo_ingest.local.emulator.query import Query, QueryError, parse_instant
 from qbo_ingest.local.emulator.records import Rec
@@ -20,6 +20,23 @@ CDC_DAYS = 30
 BATCH_MAX = 30
 
 
+def project(obj: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """A select list's view of one object: the named properties that have values (a nested path keeps its
+    parent), with `sparse: true` since not every property is present (Intuit's data-queries page)."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        head, _, tail = f.partition(".")
+        if head not in obj:
+            continue
+        if not tail:
+            out[head] = obj[head]
+        elif isinstance(obj[head], dict) and tail in obj[head]:
+            out.setdefault(head, {})[tail] = obj[head][tail]
+    out["domain"] = obj.get("domain", "QBO")
+    out["sparse"] = True
+    return out
+
+
 class ApiRoutes(Gateway):
     def routes(self) -> list[Route]:
         return [
@@ -27,6 +44,7 @@ class ApiRoutes(Gateway):
             Route("/v3/company/{realm}/cdc", self.cdc, methods=["GET"]),
             Route("/v3/company/{realm}/batch", self.batch, methods=["POST"]),
             Route("/v3/company/{realm}/companyinfo/{id}", self.companyinfo, methods=["GET"]),
+            Route("/v3/company/{realm}/{entity}/{id}", self.read, methods=["GET"]),
         ]
 
     def run_query(self, q: Query) -> dict[str, Any] | bytes:
@@ -43,7 +61,10 @@ class ApiRoutes(Gateway):
         page = result[q.start - 1: q.start - 1 + q.max_results]
         if not page:
             return {"QueryResponse": {}, "time": self.now_str()}
-        objs = self.emu.store.page_json(q.entity, page)  # serialized directly: the hot path
+        if q.fields is None:
+            objs = self.emu.store.page_json(q.entity, page)  # serialized directly: the hot path
+        else:
+            objs = R.dumps([project(o, q.fields) for o in self.emu.store.payloads(q.entity, page)]).decode()
         self.emu.after_page(q.entity, result)
         return (f'{{"QueryResponse":{{"{q.entity}":{objs},"startPosition":{q.start},"maxResults":{len(page)}}},'
                 f'"time":"{self.now_str()}"}}').encode()
@@ -88,7 +109,7 @@ class ApiRoutes(Gateway):
             return R.validation("Invalid changedSince", f"changedSince {since_text} is more than {CDC_DAYS} "
                                 "days in the past. CDC looks back at most 30 days", "4001", self.now_str()), 400
         for name in entities:
-            ent = BY_NAME.get(name)
+            ent = SCHEMA.get(name)
             if ent is None:
                 return R.validation("Invalid entity", f"Entity '{name}' is not supported for CDC", "4001",
                                     self.now_str()), 400
@@ -155,12 +176,25 @@ class ApiRoutes(Gateway):
 
         return await self.guarded(request, "batch", request.path_params["realm"], work)
 
+    async def read(self, request: Request) -> Response:
+        """Read by Id: `GET /v3/company/{realm}/invoice/130` -> `{"Invoice": {...}, "time": ...}`."""
+        segment, rid = request.path_params["entity"], request.path_params["id"]
+        cap = SCHEMA.by_path(segment)
+        if cap is None or segment != cap.path or not cap.generated:
+            return R.not_found(request.method, request.url.path, self.now_str())
+
+        def work() -> tuple[Any, int]:
+            rec = self.emu.store.get(cap.name, int(rid)) if rid.isdigit() else None
+            if rec is None or rec.deleted is not None:
+                return R.object_not_found(self.now_str()), 400
+            return {cap.name: self.emu.builder.build(cap.name, rec), "time": self.now_str()}, 200
+
+        return await self.guarded(request, "read", request.path_params["realm"], work)
+
     async def companyinfo(self, request: Request) -> Response:
         def work() -> tuple[Any, int]:
             if request.path_params["id"] != self.cfg.realm_id:
-                return R.validation("Object Not Found", "Object Not Found : Something you're trying to use "
-                                    "has been made inactive. Check the fields with accounts, customers, items, "
-                                    "vendors or employees.", "610", self.now_str()), 400
+                return R.object_not_found(self.now_str()), 400
             return {"CompanyInfo": self.emu.builder.company_info(), "time": self.now_str()}, 200
 
         return await self.guarded(request, "companyinfo", request.path_params["realm"], work)
