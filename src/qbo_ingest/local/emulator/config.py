@@ -19,17 +19,47 @@ ID_STRIDE = 1_000_000
 DayVolumes = Union[int, Mapping[Union[date, str], int]]
 
 
+DAY_SECONDS = 86_400
+HARD_TTL = 5 * 365 * DAY_SECONDS  # the 5-year maximum of a refresh token (Intuit, 2025)
+
+
 @dataclass(frozen=True)
 class RotationPolicy:
     """When a refresh returns a new refresh token, and how long the old one keeps working.
 
     `every_n=1`: every refresh rotates. `every_seconds=T`: rotate when the current token is older
     than T seconds. Both None: never rotate. `grace_seconds=0`: the old token dies at once.
+    The default is Intuit's: the value changes about once a day and the previous one keeps working
+    for a day (the grace period is unconfirmed; clients must always keep the newest token).
     """
 
-    every_n: int | None = 1
-    every_seconds: float | None = None
-    grace_seconds: float = 0
+    every_n: int | None = None
+    every_seconds: float | None = DAY_SECONDS
+    grace_seconds: float = DAY_SECONDS
+
+    @classmethod
+    def parse(cls, spec: str, grace_seconds: float | None = None) -> RotationPolicy:
+        """`intuit` (daily, the default), `every-refresh`, `never`, `every:N` (every N-th refresh) or
+        `after:SECONDS` (when the token is older than that); `grace_seconds` overrides the grace."""
+        s = spec.strip().lower()
+        if s == "intuit":
+            pol = cls()
+        elif s == "every-refresh":
+            pol = cls(every_n=1, every_seconds=None, grace_seconds=0)
+        elif s == "never":
+            pol = cls(every_n=None, every_seconds=None, grace_seconds=0)
+        elif s.startswith("every:") and s[6:].isdigit() and int(s[6:]) > 0:
+            pol = cls(every_n=int(s[6:]), every_seconds=None, grace_seconds=0)
+        elif s.startswith("after:") and s[6:].replace(".", "", 1).isdigit():
+            pol = cls(every_n=None, every_seconds=float(s[6:]), grace_seconds=0)
+        else:
+            raise ValueError(f"Unknown rotation policy {spec!r}. Valid: intuit, every-refresh, never, "
+                             "every:N, after:SECONDS")
+        if grace_seconds is not None:
+            if grace_seconds < 0:
+                raise ValueError("grace_seconds must be >= 0")
+            pol = cls(pol.every_n, pol.every_seconds, float(grace_seconds))
+        return pol
 
 
 @dataclass
@@ -41,6 +71,7 @@ class EmulatorConfig:
     client_secret: str = field(default="emu-client-secret", repr=False)
     access_ttl: int = 3600
     rotation: RotationPolicy = field(default_factory=RotationPolicy)
+    refresh_hard_ttl: int = HARD_TTL  # x_refresh_token_hard_expires_in of a new grant
     latency_ms: int = 0
     jitter_ms: int = 0
     throttle: bool = True
@@ -56,6 +87,26 @@ class EmulatorConfig:
     delete_fraction: float = 0.03  # generated transactions later hard-deleted
     max_lag_days: int = 20  # generated edits/deletes happen within this many days of creation
     redirect_uris: tuple[str, ...] = ()  # allowed redirect URIs for /connect/oauth2; empty: any loopback/https
+
+    @classmethod
+    def from_options(cls, *, seed: int = 1, profile: str = "demo", rotation: str = "intuit",
+                     grace_seconds: float | None = None, access_ttl: int = 3600, latency_ms: int = 0,
+                     jitter_ms: int = 0, throttle: bool = True, data_start: str | None = None,
+                     data_end: str | None = None, **more: object) -> EmulatorConfig:
+        """The configuration from command-line spellings (what `qbo-ingest emulator` passes); ValueError
+        with a readable message on a bad value."""
+        if access_ttl <= 0 or latency_ms < 0 or jitter_ms < 0:
+            raise ValueError("access-token lifetime must be > 0 and latency/jitter >= 0")
+        kw: dict[str, object] = dict(more)
+        for key, text in (("data_start", data_start), ("data_end", data_end)):
+            if text:
+                try:
+                    kw[key] = date.fromisoformat(text)
+                except ValueError:
+                    raise ValueError(f"{key} {text!r} is not a date (YYYY-MM-DD)") from None
+        return cls(seed=seed, profile=profile, rotation=RotationPolicy.parse(rotation, grace_seconds),
+                   access_ttl=access_ttl, latency_ms=latency_ms, jitter_ms=jitter_ms, throttle=throttle,
+                   **kw)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         if isinstance(self.profile, str) and self.profile not in PROFILES:
