@@ -16,6 +16,12 @@ INVOICE_REF = "https://developer.intuit.com/app/developer/qbo/docs/api/accountin
 REFRESH_POLICY_2025 = "https://blogs.a.intuit.com/2025/11/12/important-changes-to-refresh-token-policy"
 AUTH_FAQ = "https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/faq"
 BATCH_BLOG_2023 = "https://blogs.intuit.com/2023/07/19/building-smarter-with-intuit-batch-without-a-scratch"
+LIMITS = "https://developer.intuit.com/app/developer/qbo/docs/learn/limits-and-throttles"
+BUILDER_TIER_2026 = ("https://blogs.intuit.com/2026/01/08/"
+                     "understanding-builder-tier-api-limits-for-you-and-your-customers")
+CUSTOM_FIELDS = "https://developer.intuit.com/app/developer/qbo/docs/workflows/create-custom-fields/get-started"
+CUSTOM_FIELDS_LEGACY = "https://www.developer.intuit.com/app/developer/qbo/docs/workflows/create-custom-fields"
+ADDRESS_CHANGES_2025 = "https://developers.apideck.com/connectors/quickbooks/docs/application_owner+api_changes"
 RUN_REPORTS = "https://developer.intuit.com/app/developer/qbo/docs/workflows/run-reports"
 
 

@@ -83,6 +83,9 @@ class EmulatorConfig:
     profile_overrides: Mapping[str, DayVolumes] | None = None
     per_minute: int = 500
     per_second: int = 10
+    batch_per_minute: int = 40  # per realm and app
+    batch_per_realm_minute: int = 120  # per realm, all apps (Intuit since 2025-10-31)
+    monthly_call_cap: int | None = None  # metered CorePlus calls a month (Builder tier: 500_000); None: off
     update_fraction: float = 0.15  # generated records later edited (LastUpdatedTime moves forward)
     delete_fraction: float = 0.03  # generated transactions later hard-deleted
     max_lag_days: int = 20  # generated edits/deletes happen within this many days of creation

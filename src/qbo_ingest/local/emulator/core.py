@@ -11,6 +11,7 @@ from typing import Any
 from qbo_ingest.local.emulator.capabilities import SCHEMA
 from qbo_ingest.local.emulator.config import EmulatorConfig, Volumes, stable_seed
 from qbo_ingest.local.emulator.faults import Faults
+from qbo_ingest.local.emulator.meter import Meter
 from qbo_ingest.local.emulator.oauth import OAuthServer
 from qbo_ingest.local.emulator.payloads import Builder
 from qbo_ingest.local.emulator.query import Query, parse
@@ -20,7 +21,7 @@ from qbo_ingest.local.emulator.throttle import Throttle
 from qbo_ingest.local.emulator.timefmt import UTC, as_epoch
 
 COUNTER_KINDS = ("query", "count", "cdc", "batch", "companyinfo", "read", "token", "authorize", "revoke",
-                 "throttled", "faults", "total")
+                 "report", "throttled", "metered_blocked", "faults", "total")
 QUERYABLE = SCHEMA  # what a query may name: entities and their properties
 
 
@@ -33,7 +34,10 @@ class Emulator:
         self.builder = Builder(self.cfg.seed, self.volumes)
         self.store = Store(self.cfg, self.volumes, self.builder, self.now_ts)
         self.oauth = OAuthServer(self.cfg, self.now_ts)
-        self.throttle = Throttle(self.now_ts, per_minute=self.cfg.per_minute, per_second=self.cfg.per_second)
+        self.throttle = Throttle(self.now_ts, per_minute=self.cfg.per_minute, per_second=self.cfg.per_second,
+                                 batch_per_minute=self.cfg.batch_per_minute,
+                                 batch_per_realm_minute=self.cfg.batch_per_realm_minute)
+        self.meter = Meter(self.cfg.monthly_call_cap, self.now_ts)
         self.faults = Faults()
         self._lock = threading.Lock()
         self._counters: Counter[str] = Counter()

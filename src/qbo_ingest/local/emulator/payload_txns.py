@@ -50,6 +50,7 @@ def _sales_common(b: Builder, rec: Rec, rng: random.Random) -> tuple[Json, float
         "EmailStatus": ch(rng, ("NotSet", "EmailSent", "NeedToSend")),
         "BillAddr": b.address_raw(rng), "CustomerMemo": _MEMO if rng.random() < 0.3 else None,
         "BillEmail": b.email_raw(b.name_of("Customer", customer.rid)) if customer else None,
+        "CustomField": b.custom_fields_raw(rng),
     }
     return out, total
 
@@ -176,7 +177,8 @@ def purchase_order(b: Builder, rec: Rec, rng: random.Random) -> Json:
     return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
             "APAccountRef": b.account_ref("Accounts Payable (A/P)"), "Line": lines,
             "TotalAmt": total, "POStatus": ch(rng, ("Open", "Closed")),
-            "EmailStatus": "NotSet", "DocNumber": str(ri(rng, 1000, 99999)), "ShipAddr": b.address(rng)}
+            "EmailStatus": "NotSet", "DocNumber": str(ri(rng, 1000, 99999)), "ShipAddr": b.address(rng),
+            "CustomField": b.custom_fields_raw(rng)}
 
 
 def _deposit_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:

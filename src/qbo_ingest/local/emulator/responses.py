@@ -64,6 +64,15 @@ def throttled(time: str, retry_after: int | None) -> Response:
                  "The request limit was reached.  Try again later", "3001", "SERVICE", time, headers)
 
 
+def metered_cap(time: str, cap: int, resets_on: object) -> Response:
+    """The monthly metered-call cap: a 429 that is not a throttle (waiting a minute does not help). Intuit
+    documents only "HTTP 429" (limits-and-throttles page); third parties report the throttle's code 003001,
+    so the code is kept and the detail says what happened (body unconfirmed). No Retry-After."""
+    return fault(429, "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                 f"Monthly API call limit exceeded: the {cap} CorePlus calls included this month are used up. "
+                 f"Calls are blocked until {resets_on}.", "3001", "SERVICE", time)
+
+
 def server_error(status: int, time: str) -> Response:
     if status == 502:
         html = "<html><head><title>502 Bad Gateway</title></head><body><h1>502 Bad Gateway</h1></body></html>"

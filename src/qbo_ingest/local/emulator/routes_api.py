@@ -37,6 +37,12 @@ def project(obj: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+def _enhanced(request: Request) -> bool:
+    """`include=enhancedAllCustomFields`: every custom field, not only the 3 legacy string ones (Intuit's
+    custom-fields get-started page)."""
+    return "enhancedAllCustomFields" in request.query_params.get("include", "").split(",")
+
+
 class ApiRoutes(Gateway):
     def routes(self) -> list[Route]:
         return [
@@ -47,7 +53,7 @@ class ApiRoutes(Gateway):
             Route("/v3/company/{realm}/{entity}/{id}", self.read, methods=["GET"]),
         ]
 
-    def run_query(self, q: Query) -> dict[str, Any] | bytes:
+    def run_query(self, q: Query, enhanced: bool = False) -> dict[str, Any] | bytes:
         if q.entity == "CompanyInfo":
             if q.count:
                 return {"QueryResponse": {"totalCount": 1}, "time": self.now_str()}
@@ -62,9 +68,9 @@ class ApiRoutes(Gateway):
         if not page:
             return {"QueryResponse": {}, "time": self.now_str()}
         if q.fields is None:
-            objs = self.emu.store.page_json(q.entity, page)  # serialized directly: the hot path
+            objs = self.emu.builder.page_json(q.entity, page, enhanced)  # serialized directly: the hot path
         else:
-            objs = R.dumps([project(o, q.fields) for o in self.emu.store.payloads(q.entity, page)]).decode()
+            objs = R.dumps([project(self.emu.builder.build(q.entity, r, enhanced), q.fields) for r in page]).decode()
         self.emu.after_page(q.entity, result)
         return (f'{{"QueryResponse":{{"{q.entity}":{objs},"startPosition":{q.start},"maxResults":{len(page)}}},'
                 f'"time":"{self.now_str()}"}}').encode()
@@ -91,7 +97,7 @@ class ApiRoutes(Gateway):
         def work() -> tuple[Any, int]:
             if isinstance(parsed, QueryError):
                 return self.query_error(parsed), 400
-            return self.run_query(parsed), 200
+            return self.run_query(parsed, _enhanced(request)), 200
 
         return await self.guarded(request, kind, request.path_params["realm"], work)
 
@@ -156,6 +162,7 @@ class ApiRoutes(Gateway):
                 return R.validation("Invalid request", f"Batch size {len(items)} exceeds the maximum of "
                                     f"{BATCH_MAX}", "4001", self.now_str()), 400
             out: list[dict[str, Any]] = []
+            self.emu.meter.add(len(items))  # metered per item (unconfirmed)
             for item in items:
                 bid = str(item.get("bId", ""))
                 text = item.get("Query")
@@ -187,7 +194,7 @@ class ApiRoutes(Gateway):
             rec = self.emu.store.get(cap.name, int(rid)) if rid.isdigit() else None
             if rec is None or rec.deleted is not None:
                 return R.object_not_found(self.now_str()), 400
-            return {cap.name: self.emu.builder.build(cap.name, rec), "time": self.now_str()}, 200
+            return {cap.name: self.emu.builder.build(cap.name, rec, _enhanced(request)), "time": self.now_str()}, 200
 
         return await self.guarded(request, "read", request.path_params["realm"], work)
 
