@@ -55,7 +55,7 @@ _TABLE: tuple[Capability, ...] = (
     _cap("Account", "list", "Name SubAccount ParentRef FullyQualifiedName Active Classification AccountType "
          "AccountSubType AcctNum Description CurrentBalance CurrentBalanceWithSubAccounts CurrencyRef"),
     _cap("Attachable", "other", "FileName FileAccessUri TempDownloadUri Size ContentType Category Note "
-         "AttachableRef", cdc=True),
+         "AttachableRef", cdc=False),
     _cap("Bill", "transaction", _PURCHASE + " DueDate SalesTermRef Balance"),
     _cap("BillPayment", "transaction", _PURCHASE + " PayType CheckPayment CreditCardPayment"),
     _cap("Budget", "list", "Name StartDate EndDate BudgetType BudgetEntryType Active BudgetDetail"),
@@ -90,7 +90,8 @@ _TABLE: tuple[Capability, ...] = (
     _cap("Purchase", "transaction", "TxnDate CurrencyRef PaymentType AccountRef EntityRef Line TotalAmt Credit "
          "DocNumber PrivateNote"),
     _cap("PurchaseOrder", "transaction", _PURCHASE + " POStatus EmailStatus ShipAddr"),
-    _cap("RecurringTransaction", "other", "RecurType Name Active", cdc=False, generated=False),
+    _cap("RecurringTransaction", "other", "RecurType Name Active RecurDataRef RecurringInfo", cdc=False,
+         generated=False),
     _cap("RefundReceipt", "transaction", _SALES + " Balance PaymentMethodRef DepositToAccountRef"),
     _cap("SalesReceipt", "transaction", _SALES + " Balance PaymentMethodRef DepositToAccountRef"),
     _cap("TaxAgency", "list", "DisplayName TaxTrackedOnPurchases TaxTrackedOnSales", cdc=False),
@@ -160,7 +161,4 @@ class Schema:
         return None
 
 
-# In the table, not served yet (their data arrives with issue 14 item 4).
-_NOT_SERVED = frozenset({"Attachable", "CompanyCurrency", "CreditCardPayment", "ExchangeRate", "Preferences",
-                         "RecurringTransaction"})
-SCHEMA = Schema(c for c in _TABLE if c.name not in _NOT_SERVED)
+SCHEMA = Schema(_TABLE)

@@ -137,8 +137,10 @@ def stable_seed(*parts: object) -> int:
 _LIST_SEED_SPARSE = {
     "Account": 40, "Budget": 2, "Class": 8, "Customer": 60, "CustomerType": 5, "Department": 5,
     "Employee": 12, "Item": 40, "PaymentMethod": 6, "TaxAgency": 2, "TaxCode": 6, "TaxRate": 6,
-    "Term": 5, "Vendor": 30,
+    "Term": 5, "Vendor": 30, "CompanyCurrency": 3,
 }
+# Generated entities with a few records a day at most, whatever the profile.
+_RARE = {"Attachable": 3, "CreditCardPayment": 2}
 # Chance per later day that a list entity gets 1-2 new records.
 _LIST_TRICKLE = {"Customer": 0.5, "Item": 0.15, "Vendor": 0.2, "Employee": 0.02, "Account": 0.02}
 
@@ -214,6 +216,8 @@ class Volumes:
                 return max(1, round(_LIST_SEED_SPARSE.get(entity, 3) * scale))
             p = _LIST_TRICKLE.get(entity, 0.0) * (0.4 if profile == "demo" else 1.0)
             return rng.randint(1, 2) if rng.random() < p else 0
+        if entity in _RARE:
+            return rng.randint(0, _RARE[entity])
         if profile == "demo":
             return rng.randint(1, 5)
         if profile == "dense":

@@ -16,6 +16,7 @@ from qbo_ingest.local.emulator import names
 from qbo_ingest.local.emulator.config import ID_STRIDE, Volumes, stable_seed
 from qbo_ingest.local.emulator.payload_json import CustomFields, Raw, RawRef, _dumps, _raw_ref
 from qbo_ingest.local.emulator.payload_lists import LIST_BUILDERS
+from qbo_ingest.local.emulator.payload_more import MORE_BUILDERS, STATIC
 from qbo_ingest.local.emulator.payload_txns import TXN_BUILDERS
 from qbo_ingest.local.emulator.records import Rec
 from qbo_ingest.local.emulator.timefmt import pacific, pacific_date
@@ -60,7 +61,7 @@ class Builder:
         self._custom: list[CustomFields] = []
         self._custom_enhanced: list[Raw] = []
         self._builders: dict[str, Callable[[Builder, Rec, random.Random], Json]] = {
-            **LIST_BUILDERS, **TXN_BUILDERS
+            **LIST_BUILDERS, **TXN_BUILDERS, **MORE_BUILDERS
         }
 
     # ---- per-record randomness -------------------------------------------------------------
@@ -255,6 +256,15 @@ class Builder:
 
     def plus_days(self, iso: str, days: int) -> str:
         return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
+
+    def store_end_ts(self) -> float:
+        return _epoch(self.vol.day(self.vol.ndays - 1)) + 86400
+
+    def static(self, entity: str) -> list[Json]:
+        """The fixed set of a non-generated entity (CompanyInfo, Preferences, ExchangeRate, ...)."""
+        if entity == "CompanyInfo":
+            return [self.company_info()]
+        return STATIC[entity](self)
 
     def company_info(self) -> Json:
         p = self.pools

@@ -13,6 +13,7 @@ from qbo_ingest.local.emulator.capabilities import SCHEMA
 from qbo_ingest.local.emulator.gateway import Gateway
 from qbo_ingest.local.emulator.query import Query, QueryError, parse_instant
 from qbo_ingest.local.emulator.records import Rec
+from qbo_ingest.local.emulator.store import filter_objects
 from qbo_ingest.local.emulator.timefmt import pacific
 
 CDC_MAX = 1000
@@ -50,16 +51,20 @@ class ApiRoutes(Gateway):
             Route("/v3/company/{realm}/cdc", self.cdc, methods=["GET"]),
             Route("/v3/company/{realm}/batch", self.batch, methods=["POST"]),
             Route("/v3/company/{realm}/companyinfo/{id}", self.companyinfo, methods=["GET"]),
+            Route("/v3/company/{realm}/preferences", self.preferences, methods=["GET"]),
             Route("/v3/company/{realm}/{entity}/{id}", self.read, methods=["GET"]),
         ]
 
     def run_query(self, q: Query, enhanced: bool = False) -> dict[str, Any] | bytes:
-        if q.entity == "CompanyInfo":
+        if not SCHEMA.caps[q.entity].generated:  # a fixed set: CompanyInfo, Preferences, ExchangeRate, ...
+            found = filter_objects(self.emu.builder.static(q.entity), q)
             if q.count:
-                return {"QueryResponse": {"totalCount": 1}, "time": self.now_str()}
-            info = self.emu.builder.company_info()
-            rows = [info] if q.start == 1 and q.max_results > 0 else []
-            qr: dict[str, Any] = {"CompanyInfo": rows, "startPosition": 1, "maxResults": 1} if rows else {}
+                return {"QueryResponse": {"totalCount": len(found)}, "time": self.now_str()}
+            rows = found[q.start - 1: q.start - 1 + q.max_results]
+            if q.fields is not None:
+                rows = [project(o, q.fields) for o in rows]
+            qr: dict[str, Any] = ({q.entity: rows, "startPosition": q.start, "maxResults": len(rows)}
+                                  if rows else {})
             return {"QueryResponse": qr, "time": self.now_str()}
         result = self.emu.store.select(q)
         if q.count:
@@ -195,6 +200,13 @@ class ApiRoutes(Gateway):
             if rec is None or rec.deleted is not None:
                 return R.object_not_found(self.now_str()), 400
             return {cap.name: self.emu.builder.build(cap.name, rec, _enhanced(request)), "time": self.now_str()}, 200
+
+        return await self.guarded(request, "read", request.path_params["realm"], work)
+
+    async def preferences(self, request: Request) -> Response:
+        """`GET /v3/company/{realm}/preferences` -> `{"Preferences": {...}, "time": ...}`."""
+        def work() -> tuple[Any, int]:
+            return {"Preferences": self.emu.builder.static("Preferences")[0], "time": self.now_str()}, 200
 
         return await self.guarded(request, "read", request.path_params["realm"], work)
 
