@@ -141,6 +141,8 @@ _LIST_SEED_SPARSE = {
 }
 # Generated entities with a few records a day at most, whatever the profile.
 _RARE = {"Attachable": 3, "CreditCardPayment": 2}
+_CHART = 34  # len(names.ACCOUNTS): the default chart of accounts
+
 # Chance per later day that a list entity gets 1-2 new records.
 _LIST_TRICKLE = {"Customer": 0.5, "Item": 0.15, "Vendor": 0.2, "Employee": 0.02, "Account": 0.02}
 
@@ -213,7 +215,9 @@ class Volumes:
         if ent.kind == "list":
             scale = 0.25 if profile == "demo" else 1.0
             if index == 0:
-                return max(1, round(_LIST_SEED_SPARSE.get(entity, 3) * scale))
+                n = max(1, round(_LIST_SEED_SPARSE.get(entity, 3) * scale))
+                # every company starts with the whole default chart, so each posting has its own account
+                return max(n, _CHART) if entity == "Account" else n
             p = _LIST_TRICKLE.get(entity, 0.0) * (0.4 if profile == "demo" else 1.0)
             return rng.randint(1, 2) if rng.random() < p else 0
         if entity in _RARE:

@@ -14,11 +14,13 @@ from qbo_ingest.local.emulator.faults import Faults
 from qbo_ingest.local.emulator.meter import Meter
 from qbo_ingest.local.emulator.oauth import OAuthServer
 from qbo_ingest.local.emulator.payloads import Builder
+from qbo_ingest.local.emulator.postings import Ledger
 from qbo_ingest.local.emulator.query import Query, parse
 from qbo_ingest.local.emulator.records import Rec
+from qbo_ingest.local.emulator.reports import Reports
 from qbo_ingest.local.emulator.store import Store, epoch_to_utc
 from qbo_ingest.local.emulator.throttle import Throttle
-from qbo_ingest.local.emulator.timefmt import UTC, as_epoch
+from qbo_ingest.local.emulator.timefmt import PACIFIC, UTC, as_epoch
 
 COUNTER_KINDS = ("query", "count", "cdc", "batch", "companyinfo", "read", "token", "authorize", "revoke",
                  "report", "throttled", "metered_blocked", "faults", "total")
@@ -33,6 +35,8 @@ class Emulator:
         self.volumes = Volumes(self.cfg)
         self.builder = Builder(self.cfg.seed, self.volumes)
         self.store = Store(self.cfg, self.volumes, self.builder, self.now_ts)
+        self.ledger = Ledger(self.store, self.builder)  # the one posting function behind every report
+        self.reports = Reports(self.ledger, lambda: self.now().astimezone(PACIFIC).date())
         self.oauth = OAuthServer(self.cfg, self.now_ts)
         self.throttle = Throttle(self.now_ts, per_minute=self.cfg.per_minute, per_second=self.cfg.per_second,
                                  batch_per_minute=self.cfg.batch_per_minute,

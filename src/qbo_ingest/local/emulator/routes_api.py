@@ -13,6 +13,7 @@ from qbo_ingest.local.emulator.capabilities import SCHEMA
 from qbo_ingest.local.emulator.gateway import Gateway
 from qbo_ingest.local.emulator.query import Query, QueryError, parse_instant
 from qbo_ingest.local.emulator.records import Rec
+from qbo_ingest.local.emulator.reports import ReportError
 from qbo_ingest.local.emulator.store import filter_objects
 from qbo_ingest.local.emulator.timefmt import pacific
 
@@ -52,6 +53,7 @@ class ApiRoutes(Gateway):
             Route("/v3/company/{realm}/batch", self.batch, methods=["POST"]),
             Route("/v3/company/{realm}/companyinfo/{id}", self.companyinfo, methods=["GET"]),
             Route("/v3/company/{realm}/preferences", self.preferences, methods=["GET"]),
+            Route("/v3/company/{realm}/reports/{name}", self.report, methods=["GET"]),
             Route("/v3/company/{realm}/{entity}/{id}", self.read, methods=["GET"]),
         ]
 
@@ -202,6 +204,19 @@ class ApiRoutes(Gateway):
             return {cap.name: self.emu.builder.build(cap.name, rec, _enhanced(request)), "time": self.now_str()}, 200
 
         return await self.guarded(request, "read", request.path_params["realm"], work)
+
+    async def report(self, request: Request) -> Response:
+        """The Reports API: `GET /v3/company/{realm}/reports/ProfitAndLoss?start_date=&end_date=&...`."""
+        name = request.path_params["name"]
+        params = dict(request.query_params)
+
+        def work() -> tuple[Any, int]:
+            try:
+                return self.emu.reports.run(name, params, self.now_str()), 200
+            except ReportError as exc:
+                return R.validation("Invalid report request", str(exc), "2020", self.now_str()), 400
+
+        return await self.guarded(request, "report", request.path_params["realm"], work)
 
     async def preferences(self, request: Request) -> Response:
         """`GET /v3/company/{realm}/preferences` -> `{"Preferences": {...}, "time": ...}`."""
