@@ -11,6 +11,7 @@ DATA_QUERIES = "https://developer.intuit.com/app/developer/qbo/docs/learn/explor
 DATA_QUERIES_OLD = ("https://developer.intuit.com/docs/00_quickbooks_online/2_build/"
                     "20_explore_the_quickbooks_online_api/50_data_queries")
 BLOG_QUERIES_2023 = "https://blogs.intuit.com/2023/06/15/building-smarter-with-intuit-supercharge-your-queries/"
+BLOG_QUERIES_2017 = "https://developer.intuit.com/hub/blog/2017/02/08/deep-dive-sql-queries"
 COMMON_ERRORS = "https://developer.intuit.com/app/developer/qbo/docs/develop/troubleshooting/handling-common-errors"
 INVOICE_REF = "https://developer.intuit.com/app/developer/qbo/docs/api/accounting/most-commonly-used/invoice"
 REFRESH_POLICY_2025 = "https://blogs.a.intuit.com/2025/11/12/important-changes-to-refresh-token-policy"
