@@ -1,4 +1,4 @@
-"""The QBO data API: query (GET and POST), CDC, batch and CompanyInfo."""
+"""The QBO data API: query (GET and POST), read by Id, CDC, batch, CompanyInfo, Preferences and reports."""
 
 from __future__ import annotations
 
