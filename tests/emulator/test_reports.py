@@ -19,8 +19,13 @@ ALL = (*SALES, "Payment", "Bill", "BillPayment", "VendorCredit", "Purchase", "De
 PNL_TYPES = {"Income": -1, "Other Income": -1, "Cost of Goods Sold": 1, "Expense": 1, "Other Expense": 1}
 
 
-def c(x: Any) -> int:
-    return round(float(x) * 100)
+def c(x: Any, rate: float = 1.0) -> int:
+    """Home-currency cents: amounts are in the transaction's currency, `ExchangeRate` converts to USD."""
+    return round(float(x) * rate * 100)
+
+
+def rate(t: dict[str, Any]) -> float:
+    return float(t.get("ExchangeRate", 1))
 
 
 def fetch(api: Api, entity: str, where: str = "") -> list[dict[str, Any]]:
@@ -77,15 +82,15 @@ class Company:
 
     def sale_lines(self, t: dict[str, Any]) -> list[tuple[str, int]]:
         """(income account, credit cents) of a sale's lines and tax."""
-        out = [(self.income[ln["SalesItemLineDetail"]["ItemRef"]["value"]], c(ln["Amount"])) for ln in t["Line"]
-               if ln["DetailType"] == "SalesItemLineDetail"]
-        tax = c(t.get("TxnTaxDetail", {}).get("TotalTax", 0))
+        out = [(self.income[ln["SalesItemLineDetail"]["ItemRef"]["value"]], c(ln["Amount"], rate(t)))
+               for ln in t["Line"] if ln["DetailType"] == "SalesItemLineDetail"]
+        tax = c(t.get("TxnTaxDetail", {}).get("TotalTax", 0), rate(t))
         return out + ([(self.tax, tax)] if tax else [])
 
     @staticmethod
     def expense_lines(t: dict[str, Any]) -> list[tuple[str, int]]:
-        return [(ln["AccountBasedExpenseLineDetail"]["AccountRef"]["value"], c(ln["Amount"])) for ln in t["Line"]
-                if ln["DetailType"] == "AccountBasedExpenseLineDetail"]
+        return [(ln["AccountBasedExpenseLineDetail"]["AccountRef"]["value"], c(ln["Amount"], rate(t)))
+                for ln in t["Line"] if ln["DetailType"] == "AccountBasedExpenseLineDetail"]
 
 
 def pnl_by_account(co: Company, data: dict[str, list[dict[str, Any]]], cash: bool,
@@ -121,7 +126,7 @@ def pnl_by_account(co: Company, data: dict[str, list[dict[str, Any]]], cash: boo
                     continue
                 parts = co.sale_lines(doc) if doc_type == "Invoice" else co.expense_lines(doc)
                 total = sum(a for _, a in parts)
-                applied = min(c(t["TotalAmt"]), total)
+                applied = min(c(t["TotalAmt"], rate(t)), total)
                 left = applied
                 for i, (acct, a) in enumerate(parts):
                     share = left if i == len(parts) - 1 else applied * a // total
@@ -168,6 +173,19 @@ def test_balance_sheet_and_trial_balance_balance(make_api: Factory, basis: str) 
     assert total[0]["value"] == "TOTAL" and total[1]["value"] == total[2]["value"] != "0.00"
 
 
+def test_the_company_is_multi_currency(make_api: Factory) -> None:
+    """Some customers and vendors deal in a CompanyCurrency; their transactions carry CurrencyRef, ExchangeRate
+    and HomeTotalAmt, and the reports (in USD) convert them."""
+    api = make_api(**DATA)
+    codes = {r["Code"] for r in fetch(api, "CompanyCurrency", "WHERE Active IN (true, false)")}
+    data = txns(api, START, END)
+    foreign = [t for e in ("Invoice", "Bill", "Payment") for t in data[e] if t["CurrencyRef"]["value"] != "USD"]
+    assert codes and foreign and {t["CurrencyRef"]["value"] for t in foreign} <= codes
+    assert all(t["HomeTotalAmt"] == round(t["TotalAmt"] * t["ExchangeRate"], 2) for t in foreign)
+    customers = {r["Id"]: r["CurrencyRef"]["value"] for r in fetch(api, "Customer", "WHERE Active IN (true, false)")}
+    assert all(customers[t["CustomerRef"]["value"]] == t["CurrencyRef"]["value"] for t in data["Invoice"])
+
+
 def test_receivables_tie_to_the_served_invoices_and_payments(make_api: Factory) -> None:
     """Accrual A/R at the end = every served invoice (lines + tax) - credit memos - payments up to then."""
     api = make_api(**DATA)
@@ -175,7 +193,7 @@ def test_receivables_tie_to_the_served_invoices_and_payments(make_api: Factory) 
     data = txns(api, "2000-01-01", END)
     ar = (sum(a for t in data["Invoice"] for _, a in co.sale_lines(t))
           - sum(a for t in data["CreditMemo"] for _, a in co.sale_lines(t))
-          - sum(c(t["TotalAmt"]) for t in data["Payment"]))
+          - sum(c(t["TotalAmt"], rate(t)) for t in data["Payment"]))
     bs = report(api, "BalanceSheet", start_date=START, end_date=END)
     ar_id = next(a for a, t in co.types.items() if t == "Accounts Receivable")
     assert by_account(bs)[ar_id] == ar
@@ -191,7 +209,7 @@ def test_aging_is_the_served_open_balances(make_api: Factory) -> None:
         open_docs = fetch(api, entity, f"WHERE TxnDate <= '{END}' AND Balance > '0'")
         rep = report(api, name, report_date=END)
         total = rep["Rows"]["Row"][-1]["Summary"]["ColData"]
-        assert c(total[-1]["value"]) == sum(c(t["Balance"]) for t in open_docs) > 0
+        assert c(total[-1]["value"]) == sum(c(t["Balance"], rate(t)) for t in open_docs) > 0
         assert rep["Header"]["ReportDate"] == END
 
 

@@ -78,17 +78,17 @@ _TABLE: tuple[Capability, ...] = (
     _cap("ExchangeRate", "other", "SourceCurrencyCode TargetCurrencyCode Rate AsOfDate", cdc=False,
          generated=False),
     _cap("Invoice", "transaction", _SALES + " DueDate SalesTermRef Balance Deposit AllowOnlineCreditCardPayment "
-         "AllowOnlineACHPayment"),
+         "AllowOnlineACHPayment HomeBalance"),
     _cap("Item", "list", "Name Sku Description Active FullyQualifiedName SubItem ParentRef Type Taxable UnitPrice "
          "PurchaseCost TrackQtyOnHand QtyOnHand InvStartDate IncomeAccountRef ExpenseAccountRef AssetAccountRef"),
     _cap("JournalEntry", "transaction", "TxnDate CurrencyRef Adjustment Line TotalAmt DocNumber PrivateNote"),
     _cap("Payment", "transaction", "TxnDate CurrencyRef CustomerRef DepositToAccountRef TotalAmt UnappliedAmt "
-         "ProcessPayment Line PaymentMethodRef PaymentRefNum PrivateNote ARAccountRef"),
+         "ProcessPayment Line PaymentMethodRef PaymentRefNum PrivateNote ARAccountRef ExchangeRate HomeTotalAmt"),
     _cap("PaymentMethod", "list", "Name Type Active"),
     _cap("Preferences", "other", "AccountingInfoPrefs SalesFormsPrefs VendorAndPurchasesPrefs CurrencyPrefs "
          "TimeTrackingPrefs TaxPrefs ReportPrefs OtherPrefs", cdc=False, generated=False),
     _cap("Purchase", "transaction", "TxnDate CurrencyRef PaymentType AccountRef EntityRef Line TotalAmt Credit "
-         "DocNumber PrivateNote"),
+         "DocNumber PrivateNote ExchangeRate HomeTotalAmt"),
     _cap("PurchaseOrder", "transaction", _PURCHASE + " POStatus EmailStatus ShipAddr"),
     _cap("RecurringTransaction", "other", "RecurType Name Active RecurDataRef RecurringInfo", cdc=False,
          generated=False),

@@ -16,7 +16,7 @@ from qbo_ingest.local.emulator import names
 from qbo_ingest.local.emulator.config import ID_STRIDE, Volumes, stable_seed
 from qbo_ingest.local.emulator.payload_json import CustomFields, Raw, RawRef, _dumps, _raw_ref
 from qbo_ingest.local.emulator.payload_lists import LIST_BUILDERS
-from qbo_ingest.local.emulator.payload_more import MORE_BUILDERS, STATIC
+from qbo_ingest.local.emulator.payload_more import CURRENCIES, MORE_BUILDERS, STATIC
 from qbo_ingest.local.emulator.payload_txns import TXN_BUILDERS
 from qbo_ingest.local.emulator.records import Rec
 from qbo_ingest.local.emulator.timefmt import pacific, pacific_date
@@ -58,6 +58,7 @@ class Builder:
         self._account_raws: dict[str, Raw | None] = {}
         self._addresses: list[Raw] = []
         self._emails: dict[str, Raw] = {}
+        self._currencies: dict[int, tuple[Raw, float]] = {}
         self._custom: list[CustomFields] = []
         self._custom_enhanced: list[Raw] = []
         self._builders: dict[str, Callable[[Builder, Rec, random.Random], Json]] = {
@@ -140,6 +141,19 @@ class Builder:
             if len(self._emails) > 20_000:
                 self._emails.clear()
             got = self._emails[display] = Raw(_dumps(self.email(display)))
+        return got
+
+    def currency_of(self, party: str, rid: int) -> tuple[Raw, float] | None:
+        """A customer's or vendor's foreign currency (CurrencyRef, rate to USD), None for the home currency.
+        One in seven parties deals in one of the company's CompanyCurrency codes; rates are constant."""
+        ncur = min(self.opening("CompanyCurrency"), len(CURRENCIES))
+        if ncur <= 0 or rid % 7 != (3 if party == "Customer" else 5):
+            return None
+        i = (rid // 7) % ncur
+        got = self._currencies.get(i)
+        if got is None:
+            code, name, rate = CURRENCIES[i]
+            got = self._currencies[i] = (Raw(_dumps({"value": code, "name": name})), rate)
         return got
 
     def custom_fields_raw(self, rng: random.Random) -> CustomFields:

@@ -2,7 +2,8 @@
 on the accrual and the cash basis. Reports only sum these lines, so they are what the records the query
 API serves add up to.
 
-Amounts are integer cents, debit positive. Rules (accrual):
+Amounts are integer cents of the home currency (USD), debit positive: a foreign-currency transaction's
+amounts are converted line by line with its `ExchangeRate`, `round(amount * rate * 100)`. Rules (accrual):
 - Invoice: Dr A/R (sum of credits); Cr each sales line's item income account (`Services` without an item),
   Cr sales tax (`TxnTaxDetail.TotalTax`) to `Board of Equalization Payable`. SalesReceipt: the same with
   Dr `DepositToAccountRef`. CreditMemo / RefundReceipt: the reverse (Cr A/R / Cr `DepositToAccountRef`).
@@ -35,16 +36,21 @@ Json = dict[str, Any]
 POSTING_ENTITIES = ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt", "Payment", "Bill", "BillPayment",
                     "VendorCredit", "Purchase", "Deposit", "JournalEntry", "Transfer", "CreditCardPayment")
 # The payload keys the posting function reads (the rest of a record is never materialised).
-_NEEDED = frozenset({"Id", "TxnDate", "DocNumber", "Line", "TxnTaxDetail", "TotalAmt", "Amount", "Balance", "DueDate",
-                     "Credit", "CustomerRef", "VendorRef", "EntityRef", "DepositToAccountRef", "APAccountRef",
-                     "AccountRef", "CheckPayment", "FromAccountRef", "ToAccountRef", "CreditCardAccountRef",
-                     "BankAccountRef"})
+_NEEDED = frozenset({"Id", "TxnDate", "ExchangeRate", "DocNumber", "Line", "TxnTaxDetail", "TotalAmt", "Amount",
+                     "Balance", "DueDate", "Credit", "CustomerRef", "VendorRef", "EntityRef", "DepositToAccountRef",
+                     "APAccountRef", "AccountRef", "CheckPayment", "FromAccountRef", "ToAccountRef",
+                     "CreditCardAccountRef", "BankAccountRef"})
 AR, AP, TAX, DEFAULT_INCOME = "Accounts Receivable (A/R)", "Accounts Payable (A/P)", \
     "Board of Equalization Payable", "Services"
 
 
-def cents(x: Any) -> int:
-    return round(float(x) * 100)
+def cents(x: Any, rate: float = 1.0) -> int:
+    """Home-currency cents of an amount in a transaction's currency (`ExchangeRate` to USD)."""
+    return round(float(x) * rate * 100)
+
+
+def _rate(obj: Json) -> float:
+    return float(obj.get("ExchangeRate", 1) or 1)
 
 
 @dataclass(frozen=True)
@@ -140,20 +146,23 @@ class Ledger:
     # ---- the posting function --------------------------------------------------------------------
     def _sales_credits(self, obj: Json) -> list[tuple[str | None, int]]:
         out: list[tuple[str | None, int]] = []
+        rate = _rate(obj)
         for line in obj.get("Line") or []:
             if line.get("DetailType") == "SalesItemLineDetail":
-                out.append((self._income_of(_ref(line["SalesItemLineDetail"], "ItemRef")), -cents(line["Amount"])))
-        tax = cents((obj.get("TxnTaxDetail") or {}).get("TotalTax", 0))
+                out.append((self._income_of(_ref(line["SalesItemLineDetail"], "ItemRef")),
+                            -cents(line["Amount"], rate)))
+        tax = cents((obj.get("TxnTaxDetail") or {}).get("TotalTax", 0), rate)
         if tax:
             out.append((self._fixed(TAX), -tax))
         return out
 
     def _expense_debits(self, obj: Json) -> list[tuple[str | None, int]]:
         out: list[tuple[str | None, int]] = []
+        rate = _rate(obj)
         for line in obj.get("Line") or []:
             kind = line.get("DetailType")
             if kind in ("AccountBasedExpenseLineDetail", "ItemBasedExpenseLineDetail"):
-                out.append((_ref(line[kind], "AccountRef"), cents(line["Amount"])))
+                out.append((_ref(line[kind], "AccountRef"), cents(line["Amount"], rate)))
         return out
 
     def lines(self, entity: str, obj: Json, basis: str) -> list[tuple[str | None, int]]:
@@ -176,13 +185,13 @@ class Ledger:
             reverse = entity == "VendorCredit" or (entity == "Purchase" and obj.get("Credit") is True)
             return [(acc, -amt) for acc, amt in out] if reverse else out
         if entity == "Payment":
-            amount = cents(obj.get("TotalAmt", 0))
+            amount = cents(obj.get("TotalAmt", 0), _rate(obj))
             rest = [(self._fixed(AR), -amount)]
             if cash:
                 rest = self._allocate(obj, "Invoice", amount, self._fixed(AR), credit=True)
             return [(_ref(obj, "DepositToAccountRef"), amount), *rest]
         if entity == "BillPayment":
-            amount = cents(obj.get("TotalAmt", 0))
+            amount = cents(obj.get("TotalAmt", 0), _rate(obj))
             ap = _ref(obj, "APAccountRef")
             first = [(ap, amount)] if not cash else self._allocate(obj, "Bill", amount, ap, credit=False)
             return [*first, (_ref(obj.get("CheckPayment") or {}, "BankAccountRef"), -amount)]
@@ -272,10 +281,10 @@ class Ledger:
                 merged[str(acc)] = merged.get(str(acc), 0) + amt
             out.extend(Posting(obj["TxnDate"], acc, amt, entity, obj["Id"], str(obj.get("DocNumber", "")), name)
                        for acc, amt in merged.items() if amt)
-        if entity in ("Invoice", "Bill") and cents(obj.get("Balance", 0)) > 0:
+        if entity in ("Invoice", "Bill") and cents(obj.get("Balance", 0), _rate(obj)) > 0:
             items.append(OpenItem(entity, obj["Id"], obj["TxnDate"], str(obj.get("DueDate", obj["TxnDate"])),
                                   _ref(obj, "CustomerRef" if entity == "Invoice" else "VendorRef") or "",
-                                  name, cents(obj["Balance"])))
+                                  name, cents(obj["Balance"], _rate(obj))))
 
     def _days_for(self, start: date | None, end: date) -> Iterator[int]:
         """Creation days whose records may carry a TxnDate within [start, end] (TxnDate is the Pacific date
