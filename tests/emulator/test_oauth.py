@@ -21,7 +21,8 @@ def refresh_with(api: Api, token: str) -> httpx.Response:
 def test_token_response_shape(make_api: Factory) -> None:
     api = make_api(access_ttl=3600)
     body = refresh_with(api, api.refresh_token).json()
-    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "x_refresh_token_expires_in"}
+    assert set(body) == {"access_token", "refresh_token", "token_type", "expires_in", "x_refresh_token_expires_in",
+                         "x_refresh_token_hard_expires_in"}
     assert body["token_type"] == "bearer" and body["expires_in"] == 3600
     assert body["x_refresh_token_expires_in"] == 8726400
 
@@ -39,7 +40,7 @@ def test_rotation_every_n_old_token_dies_at_once(make_api: Factory) -> None:
 
 
 def test_rotation_every_n_1_rotates_each_refresh(make_api: Factory) -> None:
-    api = make_api(rotation=RotationPolicy(every_n=1))
+    api = make_api(rotation=RotationPolicy(every_n=1, every_seconds=None, grace_seconds=0))
     seen = {api.refresh_token}
     for _ in range(3):
         old = api.refresh_token
@@ -150,12 +151,12 @@ def test_revoke_all_access_tokens(make_api: Factory) -> None:
 
 
 def test_concurrent_refreshes_are_safe(make_api: Factory) -> None:
-    api = make_api(rotation=RotationPolicy(every_n=1, grace_seconds=0))
+    api = make_api(rotation=RotationPolicy.parse("every-refresh"))
     token = api.refresh_token
     with ThreadPoolExecutor(12) as pool:
         results = list(pool.map(lambda _: refresh_with(api, token).status_code, range(24)))
     assert results.count(200) == 1 and results.count(400) == 23  # exactly one wins the rotation
-    api2 = make_api(rotation=RotationPolicy(every_n=None))
+    api2 = make_api(rotation=RotationPolicy.parse("never"))
     token2 = api2.refresh_token
     with ThreadPoolExecutor(12) as pool:
         codes = list(pool.map(lambda _: refresh_with(api2, token2).status_code, range(24)))

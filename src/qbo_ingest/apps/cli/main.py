@@ -213,15 +213,38 @@ def emulator(
     port: int = typer.Option(8765, "--port"),
     seed: int = typer.Option(1, "--seed"),
     profile: str = typer.Option("demo", "--profile", help="empty, demo, sparse, dense or burst"),
+    rotation: str = typer.Option("intuit", "--rotation",
+                                 help="Refresh-token rotation: intuit (daily), every-refresh, never, every:N, "
+                                      "after:SECONDS."),
+    grace: Optional[float] = typer.Option(None, "--grace-seconds",
+                                          help="How long a rotated-away refresh token keeps working."),
+    access_ttl: int = typer.Option(3600, "--access-ttl", help="Access-token lifetime in seconds."),
+    latency_ms: int = typer.Option(0, "--latency-ms", help="Added to every request."),
+    jitter_ms: int = typer.Option(0, "--jitter-ms", help="Random extra latency, 0..N ms."),
+    throttle: bool = typer.Option(True, "--throttle/--no-throttle", help="Intuit's per-realm limits."),
+    fault: list[str] = typer.Option([], "--fault",
+                                    help="Inject faults, repeatable: KIND[@ON][:N,M|~P][xC], e.g. 429@query:3,7 "
+                                         "or 500@any~0.05."),
+    data_start: Optional[str] = typer.Option(None, "--data-start", help="First day of generated data."),
+    data_end: Optional[str] = typer.Option(None, "--data-end", help="Last day of generated data (before today)."),
 ) -> None:
-    """Run the local QuickBooks Online emulator (OAuth, query, CDC, batch) until interrupted.
+    """Run the local QuickBooks Online emulator (OAuth, query, CDC, batch, reports) until interrupted.
 
-    Example: qbo-ingest emulator --port 8765 --seed 1 --profile sparse
+    Example: qbo-ingest emulator --port 8765 --seed 1 --profile sparse --rotation every-refresh --fault 429@query:3
     """
     _require_extra("emulator", "emulator")
-    from qbo_ingest.local.emulator import serve_forever
+    from qbo_ingest.local.emulator import EmulatorConfig, serve_forever
+    from qbo_ingest.local.emulator.faults import Faults
 
-    _guard(lambda: serve_forever(host=host, port=port, seed=seed, profile=profile))
+    try:
+        cfg = EmulatorConfig.from_options(seed=seed, profile=profile, rotation=rotation, grace_seconds=grace,
+                                          access_ttl=access_ttl, latency_ms=latency_ms, jitter_ms=jitter_ms,
+                                          throttle=throttle, data_start=data_start, data_end=data_end)
+        for spec in fault:
+            Faults().add_spec(spec)  # validate every spec before the server starts
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _guard(lambda: serve_forever(host=host, port=port, config=cfg, faults=fault))
 
 
 @app.command()

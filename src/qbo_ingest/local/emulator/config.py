@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from typing import Union
 
-from qbo_ingest.catalogue import BY_NAME
+from qbo_ingest.local.emulator.capabilities import SCHEMA
 
 PROFILES = ("empty", "demo", "sparse", "dense", "burst")
 MAX_PER_DAY = 999_999  # Ids are `day_index * ID_STRIDE + n`, so a day holds fewer than ID_STRIDE records
@@ -19,17 +19,47 @@ ID_STRIDE = 1_000_000
 DayVolumes = Union[int, Mapping[Union[date, str], int]]
 
 
+DAY_SECONDS = 86_400
+HARD_TTL = 5 * 365 * DAY_SECONDS  # the 5-year maximum of a refresh token (Intuit, 2025)
+
+
 @dataclass(frozen=True)
 class RotationPolicy:
     """When a refresh returns a new refresh token, and how long the old one keeps working.
 
     `every_n=1`: every refresh rotates. `every_seconds=T`: rotate when the current token is older
     than T seconds. Both None: never rotate. `grace_seconds=0`: the old token dies at once.
+    The default is Intuit's: the value changes about once a day and the previous one keeps working
+    for a day (the grace period is unconfirmed; clients must always keep the newest token).
     """
 
-    every_n: int | None = 1
-    every_seconds: float | None = None
-    grace_seconds: float = 0
+    every_n: int | None = None
+    every_seconds: float | None = DAY_SECONDS
+    grace_seconds: float = DAY_SECONDS
+
+    @classmethod
+    def parse(cls, spec: str, grace_seconds: float | None = None) -> RotationPolicy:
+        """`intuit` (daily, the default), `every-refresh`, `never`, `every:N` (every N-th refresh) or
+        `after:SECONDS` (when the token is older than that); `grace_seconds` overrides the grace."""
+        s = spec.strip().lower()
+        if s == "intuit":
+            pol = cls()
+        elif s == "every-refresh":
+            pol = cls(every_n=1, every_seconds=None, grace_seconds=0)
+        elif s == "never":
+            pol = cls(every_n=None, every_seconds=None, grace_seconds=0)
+        elif s.startswith("every:") and s[6:].isdigit() and int(s[6:]) > 0:
+            pol = cls(every_n=int(s[6:]), every_seconds=None, grace_seconds=0)
+        elif s.startswith("after:") and s[6:].replace(".", "", 1).isdigit():
+            pol = cls(every_n=None, every_seconds=float(s[6:]), grace_seconds=0)
+        else:
+            raise ValueError(f"Unknown rotation policy {spec!r}. Valid: intuit, every-refresh, never, "
+                             "every:N, after:SECONDS")
+        if grace_seconds is not None:
+            if grace_seconds < 0:
+                raise ValueError("grace_seconds must be >= 0")
+            pol = cls(pol.every_n, pol.every_seconds, float(grace_seconds))
+        return pol
 
 
 @dataclass
@@ -41,6 +71,7 @@ class EmulatorConfig:
     client_secret: str = field(default="emu-client-secret", repr=False)
     access_ttl: int = 3600
     rotation: RotationPolicy = field(default_factory=RotationPolicy)
+    refresh_hard_ttl: int = HARD_TTL  # x_refresh_token_hard_expires_in of a new grant
     latency_ms: int = 0
     jitter_ms: int = 0
     throttle: bool = True
@@ -52,10 +83,33 @@ class EmulatorConfig:
     profile_overrides: Mapping[str, DayVolumes] | None = None
     per_minute: int = 500
     per_second: int = 10
+    batch_per_minute: int = 40  # per realm and app
+    batch_per_realm_minute: int = 120  # per realm, all apps (Intuit since 2025-10-31)
+    monthly_call_cap: int | None = None  # metered CorePlus calls a month (Builder tier: 500_000); None: off
     update_fraction: float = 0.15  # generated records later edited (LastUpdatedTime moves forward)
     delete_fraction: float = 0.03  # generated transactions later hard-deleted
     max_lag_days: int = 20  # generated edits/deletes happen within this many days of creation
     redirect_uris: tuple[str, ...] = ()  # allowed redirect URIs for /connect/oauth2; empty: any loopback/https
+
+    @classmethod
+    def from_options(cls, *, seed: int = 1, profile: str = "demo", rotation: str = "intuit",
+                     grace_seconds: float | None = None, access_ttl: int = 3600, latency_ms: int = 0,
+                     jitter_ms: int = 0, throttle: bool = True, data_start: str | None = None,
+                     data_end: str | None = None, **more: object) -> EmulatorConfig:
+        """The configuration from command-line spellings (what `qbo-ingest emulator` passes); ValueError
+        with a readable message on a bad value."""
+        if access_ttl <= 0 or latency_ms < 0 or jitter_ms < 0:
+            raise ValueError("access-token lifetime must be > 0 and latency/jitter >= 0")
+        kw: dict[str, object] = dict(more)
+        for key, text in (("data_start", data_start), ("data_end", data_end)):
+            if text:
+                try:
+                    kw[key] = date.fromisoformat(text)
+                except ValueError:
+                    raise ValueError(f"{key} {text!r} is not a date (YYYY-MM-DD)") from None
+        return cls(seed=seed, profile=profile, rotation=RotationPolicy.parse(rotation, grace_seconds),
+                   access_ttl=access_ttl, latency_ms=latency_ms, jitter_ms=jitter_ms, throttle=throttle,
+                   **kw)  # type: ignore[arg-type]
 
     def __post_init__(self) -> None:
         if isinstance(self.profile, str) and self.profile not in PROFILES:
@@ -69,7 +123,7 @@ class EmulatorConfig:
             # with their own clock choose their data range themselves.
             raise ValueError(f"data_end {self.data_end} must be before today ({today} UTC)")
         for name in self.profile_overrides or {}:
-            if name != "*" and name not in BY_NAME:
+            if name != "*" and name not in SCHEMA.generated():
                 raise ValueError(f"profile_overrides: unknown entity {name!r}")
 
 
@@ -83,8 +137,12 @@ def stable_seed(*parts: object) -> int:
 _LIST_SEED_SPARSE = {
     "Account": 40, "Budget": 2, "Class": 8, "Customer": 60, "CustomerType": 5, "Department": 5,
     "Employee": 12, "Item": 40, "PaymentMethod": 6, "TaxAgency": 2, "TaxCode": 6, "TaxRate": 6,
-    "Term": 5, "Vendor": 30,
+    "Term": 5, "Vendor": 30, "CompanyCurrency": 3,
 }
+# Generated entities with a few records a day at most, whatever the profile.
+_RARE = {"Attachable": 3, "CreditCardPayment": 2}
+_CHART = 34  # len(names.ACCOUNTS): the default chart of accounts
+
 # Chance per later day that a list entity gets 1-2 new records.
 _LIST_TRICKLE = {"Customer": 0.5, "Item": 0.15, "Vendor": 0.2, "Employee": 0.02, "Account": 0.02}
 
@@ -152,14 +210,18 @@ class Volumes:
         profile = self.cfg.profile
         if profile == "empty":
             return 0
-        ent = BY_NAME[entity]
+        ent = SCHEMA.caps[entity]
         rng = random.Random(stable_seed(self.cfg.seed, "vol", entity, index))
         if ent.kind == "list":
             scale = 0.25 if profile == "demo" else 1.0
             if index == 0:
-                return max(1, round(_LIST_SEED_SPARSE.get(entity, 3) * scale))
+                n = max(1, round(_LIST_SEED_SPARSE.get(entity, 3) * scale))
+                # every company starts with the whole default chart, so each posting has its own account
+                return max(n, _CHART) if entity == "Account" else n
             p = _LIST_TRICKLE.get(entity, 0.0) * (0.4 if profile == "demo" else 1.0)
             return rng.randint(1, 2) if rng.random() < p else 0
+        if entity in _RARE:
+            return rng.randint(0, _RARE[entity])
         if profile == "demo":
             return rng.randint(1, 5)
         if profile == "dense":

@@ -8,20 +8,23 @@ from collections import Counter
 from datetime import date, datetime
 from typing import Any
 
-from qbo_ingest.catalogue import BY_NAME, get
+from qbo_ingest.local.emulator.capabilities import SCHEMA
 from qbo_ingest.local.emulator.config import EmulatorConfig, Volumes, stable_seed
 from qbo_ingest.local.emulator.faults import Faults
+from qbo_ingest.local.emulator.meter import Meter
 from qbo_ingest.local.emulator.oauth import OAuthServer
 from qbo_ingest.local.emulator.payloads import Builder
+from qbo_ingest.local.emulator.postings import Ledger
 from qbo_ingest.local.emulator.query import Query, parse
 from qbo_ingest.local.emulator.records import Rec
+from qbo_ingest.local.emulator.reports import Reports
 from qbo_ingest.local.emulator.store import Store, epoch_to_utc
 from qbo_ingest.local.emulator.throttle import Throttle
-from qbo_ingest.local.emulator.timefmt import UTC, as_epoch
+from qbo_ingest.local.emulator.timefmt import PACIFIC, UTC, as_epoch
 
-COUNTER_KINDS = ("query", "count", "cdc", "batch", "companyinfo", "token", "authorize", "revoke",
-                 "throttled", "faults", "total")
-QUERYABLE = frozenset([*BY_NAME, "CompanyInfo"])
+COUNTER_KINDS = ("query", "count", "cdc", "batch", "companyinfo", "read", "token", "authorize", "revoke",
+                 "report", "throttled", "metered_blocked", "faults", "total")
+QUERYABLE = SCHEMA  # what a query may name: entities and their properties
 
 
 class Emulator:
@@ -32,8 +35,13 @@ class Emulator:
         self.volumes = Volumes(self.cfg)
         self.builder = Builder(self.cfg.seed, self.volumes)
         self.store = Store(self.cfg, self.volumes, self.builder, self.now_ts)
+        self.ledger = Ledger(self.store, self.builder)  # the one posting function behind every report
+        self.reports = Reports(self.ledger, lambda: self.now().astimezone(PACIFIC).date())
         self.oauth = OAuthServer(self.cfg, self.now_ts)
-        self.throttle = Throttle(self.now_ts, per_minute=self.cfg.per_minute, per_second=self.cfg.per_second)
+        self.throttle = Throttle(self.now_ts, per_minute=self.cfg.per_minute, per_second=self.cfg.per_second,
+                                 batch_per_minute=self.cfg.batch_per_minute,
+                                 batch_per_realm_minute=self.cfg.batch_per_realm_minute)
+        self.meter = Meter(self.cfg.monthly_call_cap, self.now_ts)
         self.faults = Faults()
         self._lock = threading.Lock()
         self._counters: Counter[str] = Counter()
@@ -91,7 +99,7 @@ class Emulator:
 
     def truth(self, entity: str, start: datetime | date, end: datetime | date) -> dict[str, datetime]:
         """{Id: LastUpdatedTime} of live records with start <= LUT < end (lists: active and inactive)."""
-        name = get(entity).name
+        name = SCHEMA.lookup(entity).name
         lo, hi = as_epoch(start), as_epoch(end)
         recs = self.store.candidates(name, lo, hi, by_change=False)
         return {str(r.id): epoch_to_utc(r.lut) for r in recs if r.deleted is None and lo <= r.lut < hi}
@@ -99,7 +107,7 @@ class Emulator:
     def deleted(self, entity: str, start: datetime | date | None = None,
                 end: datetime | date | None = None) -> dict[str, datetime]:
         """{Id: deleted_at} of hard-deleted transactions (optionally deleted in [start, end))."""
-        name = get(entity).name
+        name = SCHEMA.lookup(entity).name
         lo = as_epoch(start) if start is not None else None
         hi = as_epoch(end) if end is not None else None
         return {str(r.id): epoch_to_utc(r.deleted) for r in self.store.all_deleted(name, lo, hi)
@@ -107,7 +115,7 @@ class Emulator:
 
     def record(self, entity: str, rid: str | int) -> dict[str, Any] | None:
         """The current payload of one live record (None when missing or deleted)."""
-        name = get(entity).name
+        name = SCHEMA.lookup(entity).name
         r = self.store.get(name, int(rid))
         return None if r is None or r.deleted is not None else self.builder.build(name, r)
 
@@ -116,7 +124,7 @@ class Emulator:
 
     # ---- mutations -------------------------------------------------------------------------
     def _live(self, entity: str, rid: str | int) -> tuple[str, Rec]:
-        name = get(entity).name
+        name = SCHEMA.lookup(entity).name
         r = self.store.get(name, int(rid))
         if r is None or r.deleted is not None:
             raise KeyError(f"{name} {rid} does not exist (or was deleted)")
@@ -138,7 +146,7 @@ class Emulator:
         inactive instead, which is what QBO does when a user deletes one."""
         name, r = self._live(entity, rid)
         ts = self._at(at, r.lut)
-        if BY_NAME[name].kind == "list":
+        if SCHEMA.caps[name].kind == "list":
             self.store.put(name, r.replace(lut=ts, sync=r.sync + 1, active=False))
         else:
             self.store.put(name, r.replace(deleted=ts))
@@ -146,7 +154,7 @@ class Emulator:
 
     def mutate_between_pages(self, entity: str, n: int) -> None:
         """After the next page request of `entity`, edit `n` records of that query's result set."""
-        name = get(entity).name
+        name = SCHEMA.lookup(entity).name
         with self._lock:
             self._pending_mutations[name] = self._pending_mutations.get(name, 0) + int(n)
 

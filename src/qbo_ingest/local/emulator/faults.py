@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 KINDS = ("429", "500", "502", "503", "reset", "slow", "truncated", "fault200", "revoke_access")
-ON = ("query", "count", "cdc", "batch", "companyinfo", "token", "any")
+ON = ("query", "count", "cdc", "batch", "companyinfo", "read", "report", "token", "any")
 
 
 @dataclass
@@ -50,6 +50,30 @@ class Faults:
         with self._lock:
             self._faults.append(f)
         return f
+
+    def add_spec(self, spec: str) -> Fault:
+        """A fault from its command-line spelling: `KIND[@ON][:N,M...|~P][xC]`, e.g. `429@query:3,7` (the 3rd
+        and 7th query), `500@any~0.05` (5% of all requests), `503@cdc:2x1`, `reset` (the next query)."""
+        text = spec.strip()
+        count: int | None = None
+        if "x" in text.rsplit(":", 1)[-1].rsplit("~", 1)[-1] and text[-1].isdigit():
+            text, _, c = text.rpartition("x")
+            count = int(c)
+        at: list[int] | None = None
+        prob: float | None = None
+        try:
+            if "~" in text:
+                text, _, p = text.partition("~")
+                prob = float(p)
+            elif ":" in text:
+                text, _, nums = text.partition(":")
+                at = [int(n) for n in nums.split(",") if n.strip()]
+        except ValueError:
+            raise ValueError(f"Bad fault spec {spec!r}: use KIND[@ON][:N,M|~P][xC]") from None
+        kind, _, on = text.partition("@")
+        if prob is not None and not 0 <= prob <= 1:
+            raise ValueError(f"Bad fault spec {spec!r}: the probability must be within 0..1")
+        return self.add(kind, on=on or "query", at_requests=at, probability=prob, count=count)
 
     def clear(self) -> None:
         with self._lock:

@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qbo_ingest.local.emulator import responses as R
 from qbo_ingest.local.emulator.core import Emulator
+from qbo_ingest.local.emulator.meter import METERED
 from qbo_ingest.local.emulator.timefmt import pacific_ms
 
 # Transports by client address, filled by the server's protocol class so a "reset" fault can abort
@@ -93,6 +94,9 @@ class Gateway:
             if self.cfg.throttle and not self.emu.throttle.admit(self.cfg.realm_id, batch=kind == "batch"):
                 self.emu.bump("throttled")
                 return R.throttled(self.now_str(), self.cfg.retry_after)
+            if kind in METERED and self.emu.meter.blocked():
+                self.emu.bump("metered_blocked")
+                return R.metered_cap(self.now_str(), self.cfg.monthly_call_cap or 0, self.emu.meter.resets_on())
         fault = self.emu.faults.pick(kind, numbers)
         if fault is not None:
             self.emu.bump("faults")
@@ -115,6 +119,8 @@ class Gateway:
                 except asyncio.CancelledError:  # server shutting down while the client waits
                     return R.server_error(503, self.now_str())
         body, status = await run_in_threadpool(work)
+        if kind in METERED and kind != "batch" and 200 <= status < 300:
+            self.emu.meter.add()  # a batch counts its items itself
         if isinstance(body, Response):
             return body
         data = body if isinstance(body, bytes) else R.dumps(body)

@@ -32,6 +32,7 @@ class _Chain:
 
     current: str
     issued_at: float
+    hard_expires_at: float  # the grant's fixed maximum (5 years), never extended
     refreshes_since_rotation: int = 0
     revoked: bool = False
     access: set[str] = field(default_factory=set)
@@ -58,10 +59,10 @@ class OAuthServer:
         token = "AB11" + secrets.token_urlsafe(36)
         now = self.now()
         if chain is None:
-            chain = _Chain(current=token, issued_at=now)
+            chain = _Chain(current=token, issued_at=now, hard_expires_at=now + self.cfg.refresh_hard_ttl)
         else:
             chain.current, chain.issued_at, chain.refreshes_since_rotation = token, now, 0
-        self._refresh[token] = _Refresh(chain, now + REFRESH_TTL)
+        self._refresh[token] = _Refresh(chain, min(now + REFRESH_TTL, chain.hard_expires_at))
         return token
 
     def issue_refresh_token(self) -> str:
@@ -81,9 +82,12 @@ class OAuthServer:
         return token
 
     def _response(self, chain: _Chain) -> dict[str, object]:
+        now = self.now()
+        hard = max(0, int(chain.hard_expires_at - now))
         return {"access_token": self._access_for(chain), "refresh_token": chain.current,
                 "token_type": "bearer", "expires_in": self.cfg.access_ttl,
-                "x_refresh_token_expires_in": REFRESH_TTL}
+                "x_refresh_token_expires_in": min(REFRESH_TTL, hard),
+                "x_refresh_token_hard_expires_in": hard}
 
     # ---- grants ----------------------------------------------------------------------------
     def check_client(self, client_id: str | None, client_secret: str | None) -> None:
@@ -98,6 +102,7 @@ class OAuthServer:
             now = self.now()
             entry = self._refresh.get(token)
             if (entry is None or entry.chain.revoked or now >= entry.expires_at
+                    or now >= entry.chain.hard_expires_at
                     or (entry.dies_at is not None and now >= entry.dies_at)):
                 raise OAuthError(400, "invalid_grant", "Token invalid")
             chain = entry.chain
@@ -112,7 +117,8 @@ class OAuthServer:
                     entry.dies_at = old.dies_at
                 self._new_refresh(chain)
             else:
-                self._refresh[chain.current].expires_at = now + REFRESH_TTL  # rolling expiry
+                # rolling expiry, never past the grant's hard maximum
+                self._refresh[chain.current].expires_at = min(now + REFRESH_TTL, chain.hard_expires_at)
             return self._response(chain)
 
     def exchange_code(self, code: str, redirect_uri: str | None) -> dict[str, object]:

@@ -17,6 +17,13 @@ class RawRef(Raw):
     rid: int = 0
 
 
+class CustomFields(Raw):
+    """A pre-serialized legacy `CustomField` array that remembers its pool index (the enhanced variant of
+    the same record sits at that index of the enhanced pool)."""
+
+    idx: int = 0
+
+
 def _raw_ref(rid: int, name: str) -> RawRef:
     r = RawRef(_dumps({"value": str(rid), "name": name}))
     r.rid = rid

@@ -22,6 +22,11 @@ def _index(rid: int) -> int:
     return rid - 1 if rid < ID_STRIDE else rid % 997
 
 
+def _currency(b: Builder, party: str, rid: int) -> Any:
+    cur = b.currency_of(party, rid)
+    return USD if cur is None else cur[0]
+
+
 def _person(b: Builder, rec: Rec, rng: random.Random, display: str) -> Json:
     parts = display.split(" ")
     return {"GivenName": parts[0], "FamilyName": parts[1] if len(parts) > 1 else None,
@@ -70,7 +75,8 @@ def customer(b: Builder, rec: Rec, rng: random.Random) -> Json:
     out: Json = {"DisplayName": display, "FullyQualifiedName": display, "PrintOnCheckName": display,
                  "CompanyName": display if rng.random() < 0.6 else None, "Active": rec.active, "Job": False,
                  "BillWithParent": False, "Taxable": rng.random() < 0.5, "Balance": bal, "BalanceWithJobs": bal,
-                 "CurrencyRef": USD, "PreferredDeliveryMethod": ch(rng, ("Print", "Email", "None")),
+                 "CurrencyRef": _currency(b, "Customer", rec.id),
+                 "PreferredDeliveryMethod": ch(rng, ("Print", "Email", "None")),
                  "BillAddr": b.address(rng), "CustomerTypeRef": b.ref("CustomerType", rng),
                  "SalesTermRef": b.ref("Term", rng)}
     out.update(_person(b, rec, rng, display))
@@ -95,7 +101,8 @@ def item(b: Builder, rec: Rec, rng: random.Random) -> Json:
                  "Taxable": kind != "Service", "UnitPrice": price, "Type": kind,
                  "IncomeAccountRef": b.account_ref("Sales of Product Income" if kind != "Service" else "Services"),
                  "PurchaseCost": round(price * rng.uniform(0.3, 0.7), 2) if kind != "Service" else 0,
-                 "TrackQtyOnHand": kind == "Inventory"}
+                 "TrackQtyOnHand": kind == "Inventory",
+                 "Sku": f"SKU-{rec.id % 1_000_000:05d}" if kind != "Service" else None}
     if kind == "Inventory":
         out.update({"QtyOnHand": ri(rng, 0, 200), "InvStartDate": b.txn_date(rec),
                     "AssetAccountRef": b.account_ref("Inventory Asset"),
@@ -143,7 +150,8 @@ def vendor(b: Builder, rec: Rec, rng: random.Random) -> Json:
     display = b.name_of("Vendor", rec.id)
     out: Json = {"DisplayName": display, "CompanyName": display, "PrintOnCheckName": display,
                  "Active": rec.active, "Vendor1099": rng.random() < 0.2,
-                 "Balance": round(ch(rng, (0, rng.uniform(10, 3000))), 2), "CurrencyRef": USD,
+                 "Balance": round(ch(rng, (0, rng.uniform(10, 3000))), 2),
+                 "CurrencyRef": _currency(b, "Vendor", rec.id),
                  "BillAddr": b.address(rng), "AcctNum": str(ri(rng, 10000, 99999)),
                  "TermRef": b.ref("Term", rng)}
     out.update(_person(b, rec, rng, b.pools.pick(b.pools.first, rec.id) + " "

@@ -6,7 +6,7 @@ import random
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from qbo_ingest.local.emulator.payload_json import USD_RAW, Raw
+from qbo_ingest.local.emulator.payload_json import USD_RAW, Raw, RawRef
 from qbo_ingest.local.emulator.rand import ch, ri
 from qbo_ingest.local.emulator.records import Rec
 
@@ -16,6 +16,20 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 USD = {"value": "USD", "name": "United States Dollar"}
 _MEMO = Raw('{"value":"Thank you for your business!"}')
+
+
+def fx(b: Builder, out: Json, party: str, key: str | None = None) -> Json:
+    """Multi-currency: a transaction with a foreign-currency customer/vendor carries that CurrencyRef, its
+    ExchangeRate to USD and HomeTotalAmt (amounts stay in the transaction's currency)."""
+    ref = out.get(key or f"{party}Ref")
+    rid = ref.rid if isinstance(ref, RawRef) else int(ref["value"]) if isinstance(ref, dict) else 0
+    cur = b.currency_of(party, rid) if rid else None
+    if cur is not None:
+        out["CurrencyRef"], out["ExchangeRate"] = cur
+        total = out.get("TotalAmt")
+        if total is not None:
+            out["HomeTotalAmt"] = round(total * cur[1], 2)
+    return out
 
 
 def _sales_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
@@ -50,8 +64,9 @@ def _sales_common(b: Builder, rec: Rec, rng: random.Random) -> tuple[Json, float
         "EmailStatus": ch(rng, ("NotSet", "EmailSent", "NeedToSend")),
         "BillAddr": b.address_raw(rng), "CustomerMemo": _MEMO if rng.random() < 0.3 else None,
         "BillEmail": b.email_raw(b.name_of("Customer", customer.rid)) if customer else None,
+        "CustomField": b.custom_fields_raw(rng),
     }
-    return out, total
+    return fx(b, out, "Customer"), total
 
 
 def invoice(b: Builder, rec: Rec, rng: random.Random) -> Json:
@@ -60,6 +75,8 @@ def invoice(b: Builder, rec: Rec, rng: random.Random) -> Json:
     out.update({"DueDate": b.plus_days(out["TxnDate"], 30), "SalesTermRef": b.ref_raw("Term", rng),
                 "Balance": 0 if paid else total, "Deposit": 0, "AllowOnlineCreditCardPayment": False,
                 "AllowOnlineACHPayment": False})
+    if "ExchangeRate" in out:
+        out["HomeBalance"] = round(out["Balance"] * out["ExchangeRate"], 2)
     return out
 
 
@@ -94,10 +111,10 @@ def payment(b: Builder, rec: Rec, rng: random.Random) -> Json:
     amount = round(rng.uniform(20, 3000), 2)
     inv = b.txn_id("Invoice", rec.day, rng) or b.txn_id("Invoice", max(0, rec.day - 1), rng)
     lines = [{"Amount": amount, "LinkedTxn": [{"TxnId": inv, "TxnType": "Invoice"}]}] if inv else []
-    return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "CustomerRef": b.ref("Customer", rng),
+    return fx(b, {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "CustomerRef": b.ref("Customer", rng),
             "DepositToAccountRef": b.account_ref("Undeposited Funds"), "TotalAmt": amount,
             "UnappliedAmt": 0 if lines else amount, "ProcessPayment": False, "Line": lines or None,
-            "PaymentMethodRef": b.ref("PaymentMethod", rng), "PaymentRefNum": str(ri(rng, 1000, 99999))}
+            "PaymentMethodRef": b.ref("PaymentMethod", rng), "PaymentRefNum": str(ri(rng, 1000, 99999))}, "Customer")
 
 
 def _expense_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
@@ -119,27 +136,28 @@ def _expense_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
 def bill(b: Builder, rec: Rec, rng: random.Random) -> Json:
     lines, total = b.template("expense", _expense_lines, rng)
     txn_date = b.txn_date(rec)
-    return {"TxnDate": txn_date, "DueDate": b.plus_days(txn_date, 30), "CurrencyRef": USD,
+    return fx(b, {"TxnDate": txn_date, "DueDate": b.plus_days(txn_date, 30), "CurrencyRef": USD,
             "VendorRef": b.ref("Vendor", rng), "APAccountRef": b.account_ref("Accounts Payable (A/P)"),
             "SalesTermRef": b.ref("Term", rng), "Line": lines, "TotalAmt": total,
-            "Balance": total if rng.random() < 0.5 else 0, "DocNumber": str(ri(rng, 100, 99999))}
+            "Balance": total if rng.random() < 0.5 else 0, "DocNumber": str(ri(rng, 100, 99999))}, "Vendor")
 
 
 def bill_payment(b: Builder, rec: Rec, rng: random.Random) -> Json:
     amount = round(rng.uniform(20, 3000), 2)
     linked = b.txn_id("Bill", rec.day, rng)
-    return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
+    return fx(b, {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
             "PayType": "Check", "TotalAmt": amount, "DocNumber": str(ri(rng, 1, 9999)),
             "CheckPayment": {"BankAccountRef": b.account_ref("Checking"), "PrintStatus": "NotSet"},
             "APAccountRef": b.account_ref("Accounts Payable (A/P)"),
-            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": linked, "TxnType": "Bill"}]}] if linked else None}
+            "Line": [{"Amount": amount, "LinkedTxn": [{"TxnId": linked, "TxnType": "Bill"}]}] if linked else None},
+              "Vendor")
 
 
 def vendor_credit(b: Builder, rec: Rec, rng: random.Random) -> Json:
     lines, total = b.template("expense", _expense_lines, rng)
-    return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
+    return fx(b, {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
             "APAccountRef": b.account_ref("Accounts Payable (A/P)"), "Line": lines, "TotalAmt": total,
-            "Balance": total}
+            "Balance": total}, "Vendor")
 
 
 def purchase(b: Builder, rec: Rec, rng: random.Random) -> Json:
@@ -147,10 +165,10 @@ def purchase(b: Builder, rec: Rec, rng: random.Random) -> Json:
     kind = ch(rng, ("Cash", "Check", "CreditCard"))
     account = b.account_ref("Mastercard" if kind == "CreditCard" else "Checking")
     vendor = b.ref("Vendor", rng)
-    return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "PaymentType": kind, "AccountRef": account,
+    return fx(b, {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "PaymentType": kind, "AccountRef": account,
             "EntityRef": dict(vendor, type="Vendor") if vendor else None, "Line": lines, "TotalAmt": total,
             "Credit": False if kind == "CreditCard" else None,
-            "DocNumber": str(ri(rng, 1, 9999)) if kind == "Check" else None}
+            "DocNumber": str(ri(rng, 1, 9999)) if kind == "Check" else None}, "Vendor", "EntityRef")
 
 
 def _po_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
@@ -173,10 +191,11 @@ def _po_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:
 
 def purchase_order(b: Builder, rec: Rec, rng: random.Random) -> Json:
     lines, total = b.template("po", _po_lines, rng)
-    return {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
+    return fx(b, {"TxnDate": b.txn_date(rec), "CurrencyRef": USD, "VendorRef": b.ref("Vendor", rng),
             "APAccountRef": b.account_ref("Accounts Payable (A/P)"), "Line": lines,
             "TotalAmt": total, "POStatus": ch(rng, ("Open", "Closed")),
-            "EmailStatus": "NotSet", "DocNumber": str(ri(rng, 1000, 99999)), "ShipAddr": b.address(rng)}
+            "EmailStatus": "NotSet", "DocNumber": str(ri(rng, 1000, 99999)), "ShipAddr": b.address(rng),
+            "CustomField": b.custom_fields_raw(rng)}, "Vendor")
 
 
 def _deposit_lines(b: Builder, rng: random.Random) -> tuple[list[Json], float]:

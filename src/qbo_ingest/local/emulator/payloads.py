@@ -14,8 +14,9 @@ from typing import Any
 
 from qbo_ingest.local.emulator import names
 from qbo_ingest.local.emulator.config import ID_STRIDE, Volumes, stable_seed
-from qbo_ingest.local.emulator.payload_json import Raw, RawRef, _dumps, _raw_ref
+from qbo_ingest.local.emulator.payload_json import CustomFields, Raw, RawRef, _dumps, _raw_ref
 from qbo_ingest.local.emulator.payload_lists import LIST_BUILDERS
+from qbo_ingest.local.emulator.payload_more import CURRENCIES, MORE_BUILDERS, STATIC
 from qbo_ingest.local.emulator.payload_txns import TXN_BUILDERS
 from qbo_ingest.local.emulator.records import Rec
 from qbo_ingest.local.emulator.timefmt import pacific, pacific_date
@@ -57,8 +58,11 @@ class Builder:
         self._account_raws: dict[str, Raw | None] = {}
         self._addresses: list[Raw] = []
         self._emails: dict[str, Raw] = {}
+        self._currencies: dict[int, tuple[Raw, float]] = {}
+        self._custom: list[CustomFields] = []
+        self._custom_enhanced: list[Raw] = []
         self._builders: dict[str, Callable[[Builder, Rec, random.Random], Json]] = {
-            **LIST_BUILDERS, **TXN_BUILDERS
+            **LIST_BUILDERS, **TXN_BUILDERS, **MORE_BUILDERS
         }
 
     # ---- per-record randomness -------------------------------------------------------------
@@ -139,6 +143,41 @@ class Builder:
             got = self._emails[display] = Raw(_dumps(self.email(display)))
         return got
 
+    def currency_of(self, party: str, rid: int) -> tuple[Raw, float] | None:
+        """A customer's or vendor's foreign currency (CurrencyRef, rate to USD), None for the home currency.
+        One in seven parties deals in one of the company's CompanyCurrency codes; rates are constant."""
+        ncur = min(self.opening("CompanyCurrency"), len(CURRENCIES))
+        if ncur <= 0 or rid % 7 != (3 if party == "Customer" else 5):
+            return None
+        i = (rid // 7) % ncur
+        got = self._currencies.get(i)
+        if got is None:
+            code, name, rate = CURRENCIES[i]
+            got = self._currencies[i] = (Raw(_dumps({"value": code, "name": name})), rate)
+        return got
+
+    def custom_fields_raw(self, rng: random.Random) -> CustomFields:
+        """The record's custom fields: the 3 legacy string fields the API returns by default."""
+        if not self._custom:
+            self._custom_pools()
+        return self._custom[int(rng.random() * len(self._custom))]
+
+    def _custom_pools(self) -> None:
+        crng = random.Random(stable_seed(self.seed, "custom-fields"))
+        for i in range(256):
+            legacy = [{"DefinitionId": str(n + 1), "Name": name, "Type": "StringType", "StringValue": value}
+                      for n, (name, value) in enumerate((("Crew #", str(100 + int(crng.random() * 900))),
+                                                         ("Sales Rep", self.pools.pick(self.pools.first, i)),
+                                                         ("PO Number", f"PO-{int(crng.random() * 99999):05d}")))]
+            extra = [{"DefinitionId": "1000000004", "Name": "Project Code", "Type": "NumberType",
+                      "NumberValue": int(crng.random() * 9000) + 1000},
+                     {"DefinitionId": "1000000005", "Name": "Approved On", "Type": "DateType",
+                      "DateValue": f"{self.vol.start.year}-{1 + i % 12:02d}-{1 + i % 28:02d}"}]
+            raw = CustomFields(_dumps(legacy))
+            raw.idx = i
+            self._custom.append(raw)
+            self._custom_enhanced.append(Raw(_dumps(legacy + extra)))
+
     def account_ref(self, account_name: str) -> Json | None:
         """The opening account with this name (or a stand-in when the chart is small)."""
         if account_name not in self._accounts:
@@ -190,36 +229,41 @@ class Builder:
         return {"Id": str(rec.id), "SyncToken": str(rec.sync), "domain": "QBO", "sparse": False,
                 "MetaData": Raw(meta)}
 
-    def _obj(self, entity: str, rec: Rec) -> Json:
-        """Header plus fields; values may be None (dropped) or `Raw` (pre-serialized)."""
+    def _obj(self, entity: str, rec: Rec, enhanced: bool = False) -> Json:
+        """Header plus fields; values may be None (dropped) or `Raw` (pre-serialized). `enhanced`: every
+        custom field (`include=enhancedAllCustomFields`), not only the legacy three."""
         obj = self.header(rec)
         obj.update(self._builders[entity](self, rec, self.rng(entity, rec.id)))
+        if enhanced:
+            cf = obj.get("CustomField")
+            if isinstance(cf, CustomFields):
+                obj["CustomField"] = self._custom_enhanced[cf.idx]
         return obj
 
-    def build(self, entity: str, rec: Rec) -> Json:
+    def build(self, entity: str, rec: Rec, enhanced: bool = False) -> Json:
         """The record as a JSON-ready dict (a fresh object each call)."""
         out: Json = {}
-        for k, v in self._obj(entity, rec).items():
+        for k, v in self._obj(entity, rec, enhanced).items():
             if v is not None:
                 out[k] = json.loads(v) if isinstance(v, Raw) else v
         return out
 
-    def build_json(self, entity: str, rec: Rec) -> str:
+    def build_json(self, entity: str, rec: Rec, enhanced: bool = False) -> str:
         """The record serialized: same content as `build`, several times faster."""
         plain: Json = {}
         tail = ""
-        for k, v in self._obj(entity, rec).items():
+        for k, v in self._obj(entity, rec, enhanced).items():
             if v is None:
                 continue
             t = v.__class__
-            if t is Raw or t is RawRef:
+            if t is Raw or t is RawRef or t is CustomFields:
                 tail += ',"' + k + '":' + v
             else:
                 plain[k] = v
         return _dumps(plain)[:-1] + tail + "}"
 
-    def page_json(self, entity: str, recs: Iterable[Rec]) -> str:
-        return "[" + ",".join([self.build_json(entity, r) for r in recs]) + "]"
+    def page_json(self, entity: str, recs: Iterable[Rec], enhanced: bool = False) -> str:
+        return "[" + ",".join([self.build_json(entity, r, enhanced) for r in recs]) + "]"
 
     def txn_date(self, rec: Rec) -> str:
         return pacific_date(rec.ct)
@@ -227,10 +271,20 @@ class Builder:
     def plus_days(self, iso: str, days: int) -> str:
         return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
 
+    def store_end_ts(self) -> float:
+        return _epoch(self.vol.day(self.vol.ndays - 1)) + 86400
+
+    def static(self, entity: str) -> list[Json]:
+        """The fixed set of a non-generated entity (CompanyInfo, Preferences, ExchangeRate, ...)."""
+        if entity == "CompanyInfo":
+            return [self.company_info()]
+        return STATIC[entity](self)
+
     def company_info(self) -> Json:
         p = self.pools
         start_ts = max(0.0, _epoch(self.vol.start))
-        addr = {"Id": "1", "Line1": p.streets[0], "City": p.cities[0],
+        # Country as ISO 3166 alpha-3 and no Lat/Long in the company's addresses (Intuit, 2025)
+        addr = {"Id": "1", "Line1": p.streets[0], "City": p.cities[0], "Country": "USA",
                 "CountrySubDivisionCode": p.states[0], "PostalCode": p.zips[0]}
         name = p.companies[1] if len(p.companies) > 1 else "Sandbox Company"
         return {

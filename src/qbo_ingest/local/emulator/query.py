@@ -11,6 +11,7 @@ from typing import Any
 
 from lark import Lark, Token, Transformer, UnexpectedInput
 
+from qbo_ingest.local.emulator.capabilities import Schema
 from qbo_ingest.local.emulator.timefmt import PACIFIC, UTC
 
 MAX_RESULTS = 1000
@@ -58,6 +59,8 @@ class Query:
     descending: bool
     start: int
     max_results: int
+    # A select list: the properties to return (None: every property, for `*` and `*, X`)
+    fields: tuple[str, ...] | None = None
 
     def filter_key(self) -> tuple[Any, ...]:
         """What decides the result set (not the page): entity, conditions, order."""
@@ -112,17 +115,32 @@ class _Build(Transformer[Token, Any]):
     def false(self, _items: list[Token]) -> bool:
         return False
 
-    def star(self, _items: list[Token]) -> bool:
-        return False
+    def star(self, _items: list[Token]) -> tuple[str, tuple[str, ...]]:
+        return ("star", ())
 
-    def count(self, _items: list[Token]) -> bool:
-        return True
+    def star_plus(self, items: list[Token]) -> tuple[str, tuple[str, ...]]:
+        return ("star", tuple(str(t) for t in items))
+
+    def count(self, _items: list[Token]) -> tuple[str, tuple[str, ...]]:
+        return ("count", ())
+
+    def all_fields(self, _items: list[Token]) -> str:
+        return "*"
+
+    def one_field(self, items: list[Token]) -> str:
+        return str(items[0])
+
+    def fields(self, items: list[Any]) -> tuple[str, tuple[str, ...]]:
+        names = (str(items[0]), *items[1:])
+        if "*" in names:
+            return ("star", tuple(n for n in names if n != "*"))
+        return ("fields", names)
 
     def compare(self, items: list[Any]) -> Condition:
-        return _condition(str(items[0]), str(items[1]), items[2])
+        return Condition(str(items[0]), str(items[1]), items[2])
 
     def in_list(self, items: list[Any]) -> Condition:
-        return _condition(str(items[0]), "IN", tuple(items[1:]))
+        return Condition(str(items[0]), "IN", tuple(items[1:]))
 
     def like(self, items: list[Any]) -> Condition:
         raw = str(items[1])[1:-1].replace("\\'", "'")
@@ -143,7 +161,7 @@ class _Build(Transformer[Token, Any]):
 
 
 def _condition(field: str, op: str, value: Any) -> Condition:
-    if field in TIME_FIELDS:
+    if field in TIME_FIELDS and op != "LIKE":
         values = value if isinstance(value, tuple) else (value,)
         if not all(isinstance(v, str) for v in values):
             raise validation_error(f"{field} needs a quoted date/time value")
@@ -152,8 +170,15 @@ def _condition(field: str, op: str, value: Any) -> Condition:
     return Condition(field, op, value)
 
 
+def _property(schema: Schema, entity: str, name: str) -> str:
+    exact = schema.property(entity, name)
+    if exact is None:
+        raise validation_error(f"Property {name} not found for Entity {entity}")
+    return exact
+
+
 @lru_cache(maxsize=2048)
-def parse(statement: str, known_entities: frozenset[str]) -> Query:
+def parse(statement: str, schema: Schema) -> Query:
     """Parse one statement; raises `QueryError` shaped like Intuit's faults."""
     text = statement.strip().rstrip(";")
     try:
@@ -165,25 +190,33 @@ def parse(statement: str, known_entities: frozenset[str]) -> Query:
         elif token is not None and str(token):
             shown = str(token)
         else:
-            shown = text[exc.pos_in_stream or 0:][:20]
+            rest = text[exc.pos_in_stream or 0:]
+            shown = (rest.split() or [""])[0][:20]
         raise parser_error(
             f'Encountered "{shown}" at line {exc.line}, column {exc.column}.'
             if shown else f"Unexpected end of statement at line {exc.line}, column {exc.column}."
         ) from None
     built = _Build().transform(tree)
     children = list(built.children)
-    count = bool(children[0])
+    projection, selected = children[0]
     entity = str(children[1])
-    if entity not in known_entities:
+    if entity not in schema:
         raise parser_error(f"Entity '{entity}' is not supported or the name is misspelled "
                            "(entity names are case-sensitive)")
+    # Property names are case-insensitive in QBO; an unknown one is a 400 before any record is looked at.
+    fields = tuple(dict.fromkeys(_property(schema, entity, f) for f in selected))
     opts = dict(children[2:])
+    conditions = tuple(_condition(_property(schema, entity, c.field), c.op, c.value)
+                       for c in opts.get("where", ()))
     start = max(1, int(opts.get("start", 1)))
     max_results = int(opts.get("max", DEFAULT_MAX_RESULTS))
     if max_results > MAX_RESULTS:
         raise validation_error(f"value {max_results} is too large. Max allowed value is {MAX_RESULTS}")
     order_field, desc = opts.get("orderby", (None, False))
-    return Query(entity, count, tuple(opts.get("where", ())), order_field, desc, start, max_results)
+    if order_field is not None:
+        order_field = _property(schema, entity, order_field)
+    return Query(entity, projection == "count", conditions, order_field, desc, start, max_results,
+                 fields if projection == "fields" else None)
 
 
 def like_regex(pattern: str) -> re.Pattern[str]:

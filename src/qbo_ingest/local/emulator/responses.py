@@ -32,6 +32,20 @@ def validation(message: str, detail: str, code: str, time: str, status: int = 40
     return fault(status, message, detail, code, "ValidationFault", time)
 
 
+def object_not_found(time: str) -> Response:
+    """Intuit's error 610 (developer.intuit.com .../troubleshooting/handling-common-errors)."""
+    return validation("Object Not Found", "Object Not Found : Something you're trying to use has been made "
+                      "inactive. Check the fields with accounts, customers, items, vendors or employees.",
+                      "610", time)
+
+
+def not_found(method: str, path: str, time: str, status: int = 404) -> Response:
+    """Any route the API does not have: a JSON Fault (Intuit's "Unsupported Operation", code 500, from its
+    common-errors page), never plain text. The 404 status is unconfirmed."""
+    return fault(status, "Unsupported Operation", f"Operation {method} {path} is not supported.", "500",
+                 "ValidationFault", time)
+
+
 def unauthorized(time: str, detail: str = "Token expired or invalid") -> Response:
     body = {"fault": {"error": [{"message": "message=AuthenticationFailed; errorCode=003200; statusCode=401",
                                  "detail": detail, "code": "3200"}], "type": "AUTHENTICATION"}, "time": time}
@@ -48,6 +62,15 @@ def throttled(time: str, retry_after: int | None) -> Response:
     headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
     return fault(429, "message=ThrottleExceeded; errorCode=003001; statusCode=429",
                  "The request limit was reached.  Try again later", "3001", "SERVICE", time, headers)
+
+
+def metered_cap(time: str, cap: int, resets_on: object) -> Response:
+    """The monthly metered-call cap: a 429 that is not a throttle (waiting a minute does not help). Intuit
+    documents only "HTTP 429" (limits-and-throttles page); third parties report the throttle's code 003001,
+    so the code is kept and the detail says what happened (body unconfirmed). No Retry-After."""
+    return fault(429, "message=ThrottleExceeded; errorCode=003001; statusCode=429",
+                 f"Monthly API call limit exceeded: the {cap} CorePlus calls included this month are used up. "
+                 f"Calls are blocked until {resets_on}.", "3001", "SERVICE", time)
 
 
 def server_error(status: int, time: str) -> Response:

@@ -1,4 +1,4 @@
-"""The QBO data API: query (GET and POST), CDC, batch and CompanyInfo."""
+"""The QBO data API: query (GET and POST), read by Id, CDC, batch, CompanyInfo, Preferences and reports."""
 
 from __future__ import annotations
 
@@ -8,16 +8,41 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from qbo_ingest.catalogue import BY_NAME
 from qbo_ingest.local.emulator import responses as R
+from qbo_ingest.local.emulator.capabilities import SCHEMA
 from qbo_ingest.local.emulator.gateway import Gateway
 from qbo_ingest.local.emulator.query import Query, QueryError, parse_instant
 from qbo_ingest.local.emulator.records import Rec
+from qbo_ingest.local.emulator.reports import ReportError
+from qbo_ingest.local.emulator.store import filter_objects
 from qbo_ingest.local.emulator.timefmt import pacific
 
 CDC_MAX = 1000
 CDC_DAYS = 30
 BATCH_MAX = 30
+
+
+def project(obj: dict[str, Any], fields: tuple[str, ...]) -> dict[str, Any]:
+    """A select list's view of one object: the named properties that have values (a nested path keeps its
+    parent), with `sparse: true` since not every property is present (Intuit's data-queries page)."""
+    out: dict[str, Any] = {}
+    for f in fields:
+        head, _, tail = f.partition(".")
+        if head not in obj:
+            continue
+        if not tail:
+            out[head] = obj[head]
+        elif isinstance(obj[head], dict) and tail in obj[head]:
+            out.setdefault(head, {})[tail] = obj[head][tail]
+    out["domain"] = obj.get("domain", "QBO")
+    out["sparse"] = True
+    return out
+
+
+def _enhanced(request: Request) -> bool:
+    """`include=enhancedAllCustomFields`: every custom field, not only the 3 legacy string ones (Intuit's
+    custom-fields get-started page)."""
+    return "enhancedAllCustomFields" in request.query_params.get("include", "").split(",")
 
 
 class ApiRoutes(Gateway):
@@ -27,15 +52,21 @@ class ApiRoutes(Gateway):
             Route("/v3/company/{realm}/cdc", self.cdc, methods=["GET"]),
             Route("/v3/company/{realm}/batch", self.batch, methods=["POST"]),
             Route("/v3/company/{realm}/companyinfo/{id}", self.companyinfo, methods=["GET"]),
+            Route("/v3/company/{realm}/preferences", self.preferences, methods=["GET"]),
+            Route("/v3/company/{realm}/reports/{name}", self.report, methods=["GET"]),
+            Route("/v3/company/{realm}/{entity}/{id}", self.read, methods=["GET"]),
         ]
 
-    def run_query(self, q: Query) -> dict[str, Any] | bytes:
-        if q.entity == "CompanyInfo":
+    def run_query(self, q: Query, enhanced: bool = False) -> dict[str, Any] | bytes:
+        if not SCHEMA.caps[q.entity].generated:  # a fixed set: CompanyInfo, Preferences, ExchangeRate, ...
+            found = filter_objects(self.emu.builder.static(q.entity), q)
             if q.count:
-                return {"QueryResponse": {"totalCount": 1}, "time": self.now_str()}
-            info = self.emu.builder.company_info()
-            rows = [info] if q.start == 1 and q.max_results > 0 else []
-            qr: dict[str, Any] = {"CompanyInfo": rows, "startPosition": 1, "maxResults": 1} if rows else {}
+                return {"QueryResponse": {"totalCount": len(found)}, "time": self.now_str()}
+            rows = found[q.start - 1: q.start - 1 + q.max_results]
+            if q.fields is not None:
+                rows = [project(o, q.fields) for o in rows]
+            qr: dict[str, Any] = ({q.entity: rows, "startPosition": q.start, "maxResults": len(rows)}
+                                  if rows else {})
             return {"QueryResponse": qr, "time": self.now_str()}
         result = self.emu.store.select(q)
         if q.count:
@@ -43,7 +74,10 @@ class ApiRoutes(Gateway):
         page = result[q.start - 1: q.start - 1 + q.max_results]
         if not page:
             return {"QueryResponse": {}, "time": self.now_str()}
-        objs = self.emu.store.page_json(q.entity, page)  # serialized directly: the hot path
+        if q.fields is None:
+            objs = self.emu.builder.page_json(q.entity, page, enhanced)  # serialized directly: the hot path
+        else:
+            objs = R.dumps([project(self.emu.builder.build(q.entity, r, enhanced), q.fields) for r in page]).decode()
         self.emu.after_page(q.entity, result)
         return (f'{{"QueryResponse":{{"{q.entity}":{objs},"startPosition":{q.start},"maxResults":{len(page)}}},'
                 f'"time":"{self.now_str()}"}}').encode()
@@ -70,7 +104,7 @@ class ApiRoutes(Gateway):
         def work() -> tuple[Any, int]:
             if isinstance(parsed, QueryError):
                 return self.query_error(parsed), 400
-            return self.run_query(parsed), 200
+            return self.run_query(parsed, _enhanced(request)), 200
 
         return await self.guarded(request, kind, request.path_params["realm"], work)
 
@@ -88,7 +122,7 @@ class ApiRoutes(Gateway):
             return R.validation("Invalid changedSince", f"changedSince {since_text} is more than {CDC_DAYS} "
                                 "days in the past. CDC looks back at most 30 days", "4001", self.now_str()), 400
         for name in entities:
-            ent = BY_NAME.get(name)
+            ent = SCHEMA.get(name)
             if ent is None:
                 return R.validation("Invalid entity", f"Entity '{name}' is not supported for CDC", "4001",
                                     self.now_str()), 400
@@ -135,6 +169,7 @@ class ApiRoutes(Gateway):
                 return R.validation("Invalid request", f"Batch size {len(items)} exceeds the maximum of "
                                     f"{BATCH_MAX}", "4001", self.now_str()), 400
             out: list[dict[str, Any]] = []
+            self.emu.meter.add(len(items))  # metered per item (unconfirmed)
             for item in items:
                 bid = str(item.get("bId", ""))
                 text = item.get("Query")
@@ -155,12 +190,45 @@ class ApiRoutes(Gateway):
 
         return await self.guarded(request, "batch", request.path_params["realm"], work)
 
+    async def read(self, request: Request) -> Response:
+        """Read by Id: `GET /v3/company/{realm}/invoice/130` -> `{"Invoice": {...}, "time": ...}`."""
+        segment, rid = request.path_params["entity"], request.path_params["id"]
+        cap = SCHEMA.by_path(segment)
+        if cap is None or segment != cap.path or not cap.generated:
+            return R.not_found(request.method, request.url.path, self.now_str())
+
+        def work() -> tuple[Any, int]:
+            rec = self.emu.store.get(cap.name, int(rid)) if rid.isdigit() else None
+            if rec is None or rec.deleted is not None:
+                return R.object_not_found(self.now_str()), 400
+            return {cap.name: self.emu.builder.build(cap.name, rec, _enhanced(request)), "time": self.now_str()}, 200
+
+        return await self.guarded(request, "read", request.path_params["realm"], work)
+
+    async def report(self, request: Request) -> Response:
+        """The Reports API: `GET /v3/company/{realm}/reports/ProfitAndLoss?start_date=&end_date=&...`."""
+        name = request.path_params["name"]
+        params = dict(request.query_params)
+
+        def work() -> tuple[Any, int]:
+            try:
+                return self.emu.reports.run(name, params, self.now_str()), 200
+            except ReportError as exc:
+                return R.validation("Invalid report request", str(exc), "2020", self.now_str()), 400
+
+        return await self.guarded(request, "report", request.path_params["realm"], work)
+
+    async def preferences(self, request: Request) -> Response:
+        """`GET /v3/company/{realm}/preferences` -> `{"Preferences": {...}, "time": ...}`."""
+        def work() -> tuple[Any, int]:
+            return {"Preferences": self.emu.builder.static("Preferences")[0], "time": self.now_str()}, 200
+
+        return await self.guarded(request, "read", request.path_params["realm"], work)
+
     async def companyinfo(self, request: Request) -> Response:
         def work() -> tuple[Any, int]:
             if request.path_params["id"] != self.cfg.realm_id:
-                return R.validation("Object Not Found", "Object Not Found : Something you're trying to use "
-                                    "has been made inactive. Check the fields with accounts, customers, items, "
-                                    "vendors or employees.", "610", self.now_str()), 400
+                return R.object_not_found(self.now_str()), 400
             return {"CompanyInfo": self.emu.builder.company_info(), "time": self.now_str()}, 200
 
         return await self.guarded(request, "companyinfo", request.path_params["realm"], work)

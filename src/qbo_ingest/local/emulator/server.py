@@ -6,6 +6,7 @@ import asyncio
 import socket
 import threading
 import time
+from collections.abc import Sequence
 from types import TracebackType
 from typing import Any
 
@@ -125,12 +126,21 @@ def serve_in_thread(emu: Emulator, *, host: str = "127.0.0.1", port: int = 0) ->
 
 
 def serve_forever(host: str = "127.0.0.1", port: int = 8765, seed: int = 1, profile: str = "demo",
-                  **config: Any) -> None:
-    """Foreground server for `qbo-ingest emulator`: prints what a client needs to connect."""
-    emu = Emulator(EmulatorConfig(seed=seed, profile=profile, **config))
+                  *, config: EmulatorConfig | None = None, faults: Sequence[str] = (), **options: Any) -> None:
+    """Foreground server for `qbo-ingest emulator`: prints what a client needs to connect. `config` wins
+    over seed/profile/options; `faults` are specs for `Faults.add_spec` (e.g. `429@query:3,7`)."""
+    emu = Emulator(config or EmulatorConfig(seed=seed, profile=profile, **options))
+    for spec in faults:
+        emu.faults.add_spec(spec)
     srv = RunningServer(emu, host, port, log_level="info")
     cfg = emu.cfg
-    print(f"QBO emulator listening on {srv.base_url}  (profile={profile}, seed={seed})")
+    pol = cfg.rotation
+    print(f"QBO emulator listening on {srv.base_url}  (profile={cfg.profile}, seed={cfg.seed}, "
+          f"data {cfg.data_start}..{cfg.data_end})")
+    print(f"  tokens         : access {cfg.access_ttl} s; refresh rotates every_n={pol.every_n} "
+          f"every_seconds={pol.every_seconds} grace={pol.grace_seconds} s")
+    print(f"  limits         : throttle {'on' if cfg.throttle else 'off'}, latency {cfg.latency_ms} ms "
+          f"(+{cfg.jitter_ms} jitter), faults {len(emu.faults.list())}")
     print(f"  API base URL   : {srv.base_url}")
     print(f"  token URL      : {srv.token_url}")
     print(f"  authorize URL  : {srv.authorize_url}")

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from qbo_ingest.catalogue import BY_NAME
+from qbo_ingest.local.emulator.capabilities import SCHEMA
 from qbo_ingest.local.emulator.config import ID_STRIDE, EmulatorConfig, Volumes, stable_seed
 from qbo_ingest.local.emulator.payloads import Builder
 from qbo_ingest.local.emulator.query import TIME_FIELDS, Condition, Query, like_regex
@@ -62,7 +62,7 @@ class Store:
         next_day = base + DAY
         rnd = rng.random
         offsets = sorted([int(rnd() * 86400) for _ in range(n)])
-        is_txn = BY_NAME[entity].kind == "transaction"
+        is_txn = SCHEMA.caps[entity].kind != "list"  # transactions and attachments are hard-deleted
         p_upd, p_del = self.cfg.update_fraction, self.cfg.delete_fraction if is_txn else 0.0
         lag = max(120, int(self.max_lag))
         end = self.end_ts
@@ -181,7 +181,7 @@ class Store:
         ct_lo, ct_hi = _bounds(q.conditions, "MetaData.CreateTime")
         rec_preds = [_rec_pred(c) for c in q.conditions if c.field in _REC_FIELDS]
         payload_conds = [c for c in q.conditions if c.field not in _REC_FIELDS]
-        active_default = BY_NAME[q.entity].needs_active_filter and not q.has_condition("Active")
+        active_default = SCHEMA.caps[q.entity].active_only_by_default and not q.has_condition("Active")
         ids = _ids_wanted(q.conditions)
         if ids is not None:  # the Id encodes its creation day: no scan needed
             cands: Iterable[Rec] = [r for r in (self.get(q.entity, i) for i in sorted(ids)) if r is not None]
@@ -216,6 +216,21 @@ class Store:
 
     def page_json(self, entity: str, recs: Iterable[Rec]) -> str:
         return self.builder.page_json(entity, recs)
+
+
+def filter_objects(objs: list[dict[str, Any]], q: Query) -> list[dict[str, Any]]:
+    """A query over a fixed set of objects (Preferences, ExchangeRate, ...): WHERE, then ORDERBY."""
+    preds = [_payload_pred(c) for c in q.conditions]
+    out = [o for o in objs if all(p(o) for p in preds)]
+    if q.order_field is not None:
+        field = q.order_field
+
+        def key(o: dict[str, Any]) -> Any:
+            v = _field_value(o, field)
+            return (0, 0.0, "") if v is None else (1, float(v), "") if isinstance(v, (int, float)) else (2, 0.0, str(v))
+
+        out.sort(key=key, reverse=q.descending)
+    return out
 
 
 def _bounds(conds: tuple[Condition, ...], field: str) -> tuple[float | None, float | None]:
