@@ -48,21 +48,40 @@ def sync(engine: Engine, entities: Sequence[Entity], *, now: Callable[[], dateti
     plan: dict[Entity, list[date]] = {}
     with engine.checked(entities) as conn:
         for e in entities:
-            mark = wh.watermark(conn, e, engine.realm_id)
+            mark = _start_of(conn, engine, e, overlap)
             if mark is None:
-                raise SyncError(f"{e.name} has nothing loaded for realm {engine.realm_id}: run a backfill first, "
-                                f"e.g. qbo-ingest backfill {e.name} --fecha-inicio 2024-01-01 --fecha-fin "
-                                f"{started.date()}")
-            first = (mark - overlap).astimezone(UTC).date()
+                note = (f"{e.name}: nothing loaded for realm {engine.realm_id} (no row in raw, no succeeded day "
+                        f"in the ledger): skipped. Load it once with: qbo-ingest backfill {e.name} "
+                        f"--fecha-inicio 2024-01-01 --fecha-fin {started.date() - timedelta(days=1)}")
+                log.warning(note)
+                report.notes.append(note)
+                continue
+            first = mark.astimezone(UTC).date()
             plan[e] = [first + timedelta(days=i) for i in range((started.date() - first).days + 1)]
-            log.info("%s: watermark %s, syncing %s..%s", e.name, mark.isoformat(), first, started.date())
+            log.info("%s: syncing from %s (%s..%s)", e.name, mark.isoformat(), first, started.date())
+    if not plan:
+        raise SyncError("nothing to sync: no entity given has been loaded yet; run a backfill first, e.g. "
+                        f"qbo-ingest backfill {entities[0].name} --fecha-inicio 2024-01-01 "
+                        f"--fecha-fin {started.date() - timedelta(days=1)}")
     report.loads = engine.load_plan(plan, command="sync")
     if deletes:
-        _cdc_deletes(engine, [e for e in entities if e.cdc], started, report)
-        skipped = [e.name for e in entities if not e.cdc]
+        _cdc_deletes(engine, [e for e in plan if e.cdc], started, report)
+        skipped = [e.name for e in plan if not e.cdc]
         if skipped:
             report.notes.append(f"no CDC at QBO for {', '.join(skipped)}: deletions there need `reconcile`")
     return report
+
+
+def _start_of(conn: Any, engine: Engine, e: Entity, overlap: timedelta) -> datetime | None:
+    """Where an entity's sync starts: its watermark minus the overlap; with nothing in raw, the end of the
+    newest day the ledger marks succeeded (a backfill that found no record) minus the overlap."""
+    mark = wh.watermark(conn, e, engine.realm_id)
+    if mark is not None:
+        return mark - overlap
+    day = wh.newest_succeeded_day(conn, engine.realm_id, e)
+    if day is None:
+        return None
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(days=1) - overlap
 
 
 def _cdc_deletes(engine: Engine, entities: Sequence[Entity], started: datetime, report: SyncReport) -> None:
@@ -70,9 +89,9 @@ def _cdc_deletes(engine: Engine, entities: Sequence[Entity], started: datetime, 
         for e in entities:
             since = wh.cdc_checked_at(conn, engine.realm_id, e)
             if since is None:
-                mark = wh.watermark(conn, e, engine.realm_id)
+                mark = _start_of(conn, engine, e, OVERLAP)
                 # never later than now: a clock-skewed record must not hide deletions made since the load
-                since = min(mark, started) - OVERLAP if mark else started - CDC_MAX_AGE
+                since = min(mark, started - OVERLAP) if mark else started - CDC_MAX_AGE
             if since < started - CDC_MAX_AGE + timedelta(minutes=1):
                 note = (f"{e.name}: last CDC check {since:%Y-%m-%d} is older than QBO's 30-day CDC limit; deletions "
                         f"before {started - CDC_MAX_AGE:%Y-%m-%d} may be missed. Run `qbo-ingest reconcile` for "

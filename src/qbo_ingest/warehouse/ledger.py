@@ -279,3 +279,12 @@ def cdc_save_check(conn: psycopg.Connection[Any], realm_id: str, entity: Entity 
     with conn.transaction():
         conn.execute("""INSERT INTO qbo_ingest.cdc_state (realm_id, entity, checked_at) VALUES (%s, %s, %s)
 ON CONFLICT (realm_id, entity) DO UPDATE SET checked_at = EXCLUDED.checked_at""", (realm_id, _name(entity), at))
+
+
+def newest_succeeded_day(conn: psycopg.Connection[Any], realm_id: str, entity: Entity | str) -> date | None:
+    """The newest UTC day the ledger marks succeeded for this entity, or None: what the sync starts
+    from when raw holds nothing for it (a backfill of days with no record)."""
+    with conn.transaction():
+        row = conn.execute("SELECT max(day) FROM qbo_ingest.ledger WHERE realm_id = %s AND entity = %s "
+                           "AND status = 'succeeded'", (realm_id, _name(entity))).fetchone()
+    return row[0] if row else None
