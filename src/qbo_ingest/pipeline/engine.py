@@ -158,7 +158,7 @@ class Engine:
                             if d not in span.days:  # outside the span: cannot happen with a bounded query
                                 lg.warning("record outside %s attributed to %s", span.label, d)
                                 continue
-                            book.add_rows(name, d, fetched, upserted)
+                            book.add_rows(name, d, fetched, upserted, res.escaped_by_day.get(d, 0))
                         release_until(conn, utc_day(records[-1]))
                     release_until(conn, None)
                 except Exception as exc:  # the stream failed: its unreleased days fail, named
@@ -194,6 +194,7 @@ class Engine:
         wh.ledger_finish(conn, self.realm_id, entity.name, d, status=status,
                          rows_fetched=st.rows_fetched, rows_upserted=st.rows_upserted, pages=st.pages,
                          requests=st.requests, retries=st.retries, error=error, intuit_tid=st.intuit_tid,
+                         chars_escaped=st.chars_escaped,
                          seconds=round(time.monotonic() - st.started, 3), run_id=run_id)
         out = DayOutcome(entity.name, d, status, st.rows_fetched, st.rows_upserted, st.requests, error)
         if self.on_day is not None:

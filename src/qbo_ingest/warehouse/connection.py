@@ -22,6 +22,8 @@ from qbo_ingest.redact import redact
 RAW_SCHEMA = "raw"
 STATE_SCHEMA = "qbo_ingest"
 STATE_TABLES = ("ledger", "runs", "oauth_tokens", "cdc_state")
+# Columns added to a state table after its first release (state.sql adds them; db init applies it).
+STATE_COLUMNS = (("ledger", "chars_escaped"),)
 
 EntityLike = Entity | str
 

@@ -27,7 +27,7 @@ MAX_ERROR_CHARS = 2000
 
 _LEDGER_COLUMNS = (
     "realm_id, entity, day, status, rows_fetched, rows_upserted, pages, requests, retries, "
-    "attempts, started_at, finished_at, seconds, error, intuit_tid, run_id"
+    "chars_escaped, attempts, started_at, finished_at, seconds, error, intuit_tid, run_id"
 )
 _RUN_COLUMNS = (
     "run_id, command, realm_id, entities, range_start, range_end, started_at, finished_at, status, "
@@ -46,6 +46,7 @@ class LedgerRow:
     pages: int
     requests: int
     retries: int
+    chars_escaped: int
     attempts: int
     started_at: datetime | None
     finished_at: datetime | None
@@ -109,7 +110,7 @@ SELECT %s, %s, d, 'running', 1, now(), %s FROM unnest(%s::date[]) AS d
 ON CONFLICT (realm_id, entity, day) DO UPDATE SET
     status = 'running', attempts = l.attempts + 1, started_at = now(), finished_at = NULL,
     seconds = NULL, error = NULL, run_id = EXCLUDED.run_id, rows_fetched = 0, rows_upserted = 0,
-    pages = 0, requests = 0, retries = 0""",
+    pages = 0, requests = 0, retries = 0, chars_escaped = 0""",
             (realm_id, _name(entity), run_id, ds),
         )
 
@@ -130,6 +131,7 @@ def ledger_finish(
     intuit_tid: str | None = None,
     seconds: float | None = None,
     run_id: str | None = None,
+    chars_escaped: int = 0,
 ) -> None:
     """Record a day's outcome (inserting the row if `ledger_begin` was not called)."""
     if status not in ("succeeded", "failed"):
@@ -137,21 +139,21 @@ def ledger_finish(
     with conn.transaction():
         conn.execute(
             """INSERT INTO qbo_ingest.ledger AS l (realm_id, entity, day, status, rows_fetched, rows_upserted,
-        pages, requests, retries, attempts, started_at, finished_at, seconds, error,
+        pages, requests, retries, chars_escaped, attempts, started_at, finished_at, seconds, error,
         intuit_tid, run_id)
 VALUES (%(realm)s, %(entity)s, %(day)s, %(status)s, %(fetched)s, %(upserted)s, %(pages)s, %(requests)s,
-        %(retries)s, 1, now(), now(), %(seconds)s, %(error)s, %(tid)s, %(run)s)
+        %(retries)s, %(escaped)s, 1, now(), now(), %(seconds)s, %(error)s, %(tid)s, %(run)s)
 ON CONFLICT (realm_id, entity, day) DO UPDATE SET
     status = EXCLUDED.status, rows_fetched = EXCLUDED.rows_fetched, rows_upserted = EXCLUDED.rows_upserted,
     pages = EXCLUDED.pages, requests = EXCLUDED.requests, retries = EXCLUDED.retries,
-    finished_at = now(), error = EXCLUDED.error,
+    chars_escaped = EXCLUDED.chars_escaped, finished_at = now(), error = EXCLUDED.error,
     seconds = COALESCE(EXCLUDED.seconds, EXTRACT(EPOCH FROM now() - l.started_at)::double precision),
     intuit_tid = COALESCE(EXCLUDED.intuit_tid, l.intuit_tid), run_id = COALESCE(EXCLUDED.run_id, l.run_id),
     attempts = GREATEST(l.attempts, 1), started_at = COALESCE(l.started_at, now())""",
             {
                 "realm": realm_id, "entity": _name(entity), "day": day, "status": status,
                 "fetched": rows_fetched, "upserted": rows_upserted, "pages": pages, "requests": requests,
-                "retries": retries, "seconds": seconds, "error": _clip(error),
+                "retries": retries, "escaped": chars_escaped, "seconds": seconds, "error": _clip(error),
                 "tid": intuit_tid, "run": run_id,
             },
         )

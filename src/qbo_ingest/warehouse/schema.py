@@ -25,6 +25,7 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.errors import GrantError
 from qbo_ingest.warehouse.connection import (
     RAW_SCHEMA,
+    STATE_COLUMNS,
     STATE_SCHEMA,
     STATE_TABLES,
     EntityLike,
@@ -122,9 +123,17 @@ def _create_missing(conn: psycopg.Connection[Any], es: list[Entity], created: li
                 conn.execute(stmt)
             created.append(e.qualified_table)
     absent = [t for t in STATE_TABLES if not exists(conn, STATE_SCHEMA, t)]
-    if absent:  # state.sql creates every missing state table at once (IF NOT EXISTS)
+    if absent or _absent_columns(conn):  # state.sql creates every missing state object at once (IF NOT EXISTS)
         conn.execute(_sql_text("state.sql"))
     created += [f"{STATE_SCHEMA}.{t}" for t in absent]
+
+
+def _absent_columns(conn: psycopg.Connection[Any]) -> list[str]:
+    have = {(str(t), str(c)) for t, c in conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
+        (STATE_SCHEMA,)).fetchall()}
+    tables = {t for t, _ in have}
+    return [f"{STATE_SCHEMA}.{t}.{c}" for t, c in STATE_COLUMNS if t in tables and (t, c) not in have]
 
 
 def _absent(conn: psycopg.Connection[Any], es: list[Entity]) -> list[str]:
@@ -136,7 +145,8 @@ def _absent(conn: psycopg.Connection[Any], es: list[Entity]) -> list[str]:
         (RAW_SCHEMA, [e.table for e in es], STATE_SCHEMA, list(STATE_TABLES)),
     ).fetchall()
     have = {(str(a), str(b)) for a, b in rows}
-    return [f"{schema}.{name}" for schema, name in dict.fromkeys(wanted) if (schema, name) not in have]
+    missing = [f"{schema}.{name}" for schema, name in dict.fromkeys(wanted) if (schema, name) not in have]
+    return missing + _absent_columns(conn)
 
 
 def init_db(

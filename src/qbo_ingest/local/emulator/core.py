@@ -144,6 +144,14 @@ class Emulator:
             self.store.put(name, r.replace(deleted=ts))
         return epoch_to_utc(ts)
 
+    def patch_record(self, entity: str, rid: str | int, fields: dict[str, Any]) -> None:
+        """Serve these fields in the record's payload from now on (the record's times do not change):
+        e.g. `{"DisplayName": "a\\u0000b"}` for text QBO may hold but jsonb cannot."""
+        name, r = self._live(entity, rid)
+        self.builder.patches[(name, r.id)] = {**self.builder.patches.get((name, r.id), {}), **fields}
+        with self.store.lock:
+            self.store.version += 1  # cached query results hold payloads
+
     def mutate_between_pages(self, entity: str, n: int) -> None:
         """After the next page request of `entity`, edit `n` records of that query's result set."""
         name = get(entity).name

@@ -57,6 +57,8 @@ class Builder:
         self._account_raws: dict[str, Raw | None] = {}
         self._addresses: list[Raw] = []
         self._emails: dict[str, Raw] = {}
+        # (entity, Id) -> fields that replace the generated ones (admin `patch`: e.g. a NUL in a name)
+        self.patches: dict[tuple[str, int], Json] = {}
         self._builders: dict[str, Callable[[Builder, Rec, random.Random], Json]] = {
             **LIST_BUILDERS, **TXN_BUILDERS
         }
@@ -194,6 +196,9 @@ class Builder:
         """Header plus fields; values may be None (dropped) or `Raw` (pre-serialized)."""
         obj = self.header(rec)
         obj.update(self._builders[entity](self, rec, self.rng(entity, rec.id)))
+        patch = self.patches.get((entity, rec.id))
+        if patch:
+            obj.update(patch)
         return obj
 
     def build(self, entity: str, rec: Rec) -> Json:

@@ -70,6 +70,9 @@ class AdminRoutes(Gateway):
                 when = self.emu.update_record(spec["entity"], spec["id"], at)
             elif action == "delete":
                 when = self.emu.delete_record(spec["entity"], spec["id"], at)
+            elif action == "patch":
+                self.emu.patch_record(spec["entity"], spec["id"], dict(spec["fields"]))
+                return R.json_response({"ok": True})
             elif action == "mutate-between-pages":
                 self.emu.mutate_between_pages(spec["entity"], int(spec["n"]))
                 return R.json_response({"ok": True})
