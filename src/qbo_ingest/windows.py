@@ -73,4 +73,8 @@ def daily_windows(fecha_inicio: object, fecha_fin: object, *, today: date | None
         raise DateRangeError(f"range of {n} days is too long (max {MAX_DAYS}); split it")
     if today is not None and start > today:
         raise DateRangeError(f"fecha_inicio ({start}) is in the future (today is {today} UTC)")
+    if today is not None and end > today:
+        raise DateRangeError(f"fecha_fin ({end}) is in the future (today is {today} UTC): nothing is there yet; "
+                             f"use fecha_fin={today - timedelta(days=1)} (today itself is loaded but stays open "
+                             "until it ends; `qbo-ingest sync` keeps it current)")
     return [day_window(start + timedelta(days=i)) for i in range(n)]

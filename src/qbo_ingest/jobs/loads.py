@@ -22,7 +22,7 @@ log = logging.getLogger("qbo_ingest.backfill")
 def backfill(engine: Engine, entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object, *,
              resume: bool = False, run_id: str | None = None) -> RunReport:
     """Every UTC day of `fecha_inicio`..`fecha_fin` for each entity; `resume` skips days that succeeded."""
-    days = [w.day for w in daily_windows(fecha_inicio, fecha_fin)]
+    days = [w.day for w in daily_windows(fecha_inicio, fecha_fin, today=engine.clock().date())]
     plan: dict[Entity, list[date]] = {}
     with engine.checked(entities) as conn:
         for e in entities:

@@ -13,11 +13,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from qbo_ingest import faultpoints
@@ -31,11 +31,15 @@ from qbo_ingest.pipeline.source import Source
 from qbo_ingest.records import utc_day
 from qbo_ingest.redact import redact
 from qbo_ingest.warehouse.ledger import Status
-from qbo_ingest.windows import Window
+from qbo_ingest.windows import Window, day_window
 
 log = logging.getLogger("qbo_ingest.backfill")
 
 MAX_IN_FLIGHT = 10  # QBO: 10 requests per second / in flight per realm
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 __all__ = ["MAX_IN_FLIGHT", "DayBook", "DayOutcome", "Engine", "RunReport"]
 
@@ -51,6 +55,7 @@ class Engine:
     concurrency: int = 4
     source_checks: bool = True
     on_day: ProgressFn | None = None
+    clock: Callable[[], datetime] = field(default=_utcnow, repr=False)  # aware UTC now
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ---------------------------------------------------------------- preflight
@@ -99,7 +104,8 @@ class Engine:
             report.seconds = time.monotonic() - t0
             with wh.connect(self.dsn) as conn:
                 wh.run_finish(conn, run_id=report.run_id, status="succeeded" if report.ok else "failed",
-                              requests=report.requests, days_succeeded=len(report.outcomes) - len(report.failed),
+                              requests=report.requests,
+                              days_succeeded=len(report.outcomes) - len(report.failed) - len(report.open_days),
                               days_failed=len(report.failed))
         report.outcomes.sort(key=lambda o: (o.entity, o.day))
         return report
@@ -130,16 +136,26 @@ class Engine:
         requests = 0
         lg = log.getChild(entity.snake)
 
+        # A day that has not ended when the stream starts is loaded but never closed: QBO may still add
+        # records to it, so it must not become `succeeded` (which --resume and retry-failed skip).
+        started = self.clock()
+        unended = {d for d in span.days if day_window(d).end > started}
+
         def release_until(conn: Any, limit: date | None, *, error: str | None = None) -> None:
             while mine and (limit is None or mine[0] < limit):
                 d = mine.pop(0)
                 entry = book.release(name, d)
-                if entry is not None:
+                if entry is None:
+                    continue
+                if d in unended and entry.error is None:
+                    outcomes.append(self._leave_open(entity, d, entry.stats, lg))
+                else:
                     outcomes.append(self._close_day(conn, entity, d, entry.stats, run_id, entry.error, lg))
 
         try:
             with wh.connect(self.dsn) as conn:
-                wh.ledger_begin(conn, self.realm_id, name, book.claim_begin(name, span.days), run_id=run_id)
+                begin = [d for d in book.claim_begin(name, span.days) if d not in unended]
+                wh.ledger_begin(conn, self.realm_id, name, begin, run_id=run_id)
                 faultpoints.hit("ledger_begin")
                 try:
                     window = span.window
@@ -178,6 +194,15 @@ class Engine:
                 mine.clear()
             raise
         return outcomes, requests
+
+    def _leave_open(self, entity: Entity, d: date, st: DayStats, lg: logging.Logger) -> DayOutcome:
+        lg.warning("%s %s has not ended (UTC): %d record(s) so far loaded; the day is not closed in the ledger "
+                   "(a sync or backfill after it ends closes it)", entity.name, d, st.rows_fetched)
+        out = DayOutcome(entity.name, d, "open", st.rows_fetched, st.rows_upserted, st.requests, None)
+        if self.on_day is not None:
+            with self._lock:
+                self.on_day(out)
+        return out
 
     def _close_day(self, conn: Any, entity: Entity, d: date, st: DayStats, run_id: str,
                    error: str | None, lg: logging.Logger) -> DayOutcome:
