@@ -56,6 +56,14 @@ def last_updated(rec: Mapping[str, Any], *, entity: str = "record") -> datetime:
                           "with an offset") from None
 
 
+def version_key(rec: Mapping[str, Any]) -> tuple[str, str]:
+    """(Id, LastUpdatedTime as sent): one version of a record. Paging drops a version it has already
+    yielded, not an Id: a record edited between two pages comes again with its new time and is kept."""
+    meta = rec.get("MetaData")
+    text = meta.get("LastUpdatedTime") if isinstance(meta, Mapping) else None
+    return str(rec.get("Id")), str(text or "")
+
+
 def utc_day(rec: Mapping[str, Any], *, entity: str = "record") -> date:
     """The UTC day of the record's LastUpdatedTime: the daily window it belongs to."""
     return last_updated(rec, entity=entity).astimezone(UTC).date()

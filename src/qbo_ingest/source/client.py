@@ -29,11 +29,12 @@ from qbo_ingest.errors import (
     RetriesExhausted,
     RetryableError,
 )
-from qbo_ingest.records import Page, last_updated, to_qbo_literal
+from qbo_ingest.records import Page, to_qbo_literal
 from qbo_ingest.settings import Settings
 from qbo_ingest.source import queries, retry
 from qbo_ingest.source.auth.oauth import OAuthSession
 from qbo_ingest.source.auth.token_store import AccessToken, TokenStore
+from qbo_ingest.source.paging import Cost, KeysetPager
 from qbo_ingest.source.queries import MAX_PAGE
 from qbo_ingest.source.responses import classify
 from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter, shared_limiter
@@ -161,68 +162,31 @@ class QboClient:
     def pages(
         self, entity: Entity | str, start: datetime, end: datetime, *, page_size: int = MAX_PAGE
     ) -> Iterator[Page]:
-        """Every record with start <= MetaData.LastUpdatedTime < end, page by page, each id once.
-
-        Keyset paging: the next page asks `LastUpdatedTime >= <last time seen>` and drops ids already
-        seen, so a record updated between two requests (it moves to the end) never shifts another one
-        out of reach, as offset paging would. If a whole page shares one second, that second is read
-        with STARTPOSITION before moving on; a position that does not advance stops with an error.
-        """
+        """Every record with start <= MetaData.LastUpdatedTime < end, page by page, each version once
+        (source/paging.py: keyset pages, a dense second read by STARTPOSITION and checked by COUNT)."""
         ent = _entity(entity)
         if not 0 < page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE} (QBO's maximum), got {page_size}")
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware (UTC) datetimes")
         context = f"{ent.name} {queries.label(start, end)}"
-        seen: set[str] = set()
-        number = 0
-        pending = _Call()
 
-        def fetch(lo_: datetime, hi: datetime, position: int | None) -> list[dict[str, Any]]:
-            stmt = queries.select(ent, lo_, hi, page_size, position)
+        def fetch(lo: datetime, hi: datetime, position: int | None) -> tuple[list[dict[str, Any]], Cost]:
+            stmt = queries.select(ent, lo, hi, page_size, position)
             data, call = self._request("query", "query", {"query": stmt}, context=context)
-            pending.requests += call.requests
-            pending.retries += call.retries
-            pending.intuit_tid = call.intuit_tid
-            pending.body = call.body
             rows = (data.get("QueryResponse") or {}).get(ent.name) or []
             if not isinstance(rows, list):
                 raise FatalApiError(f"unexpected QueryResponse shape for {ent.name}", context=context)
-            return rows
+            return rows, Cost(call.requests, call.retries, call.intuit_tid, call.body)
 
-        def take(rows: list[dict[str, Any]]) -> Page | None:
-            nonlocal number, pending
-            new = [r for r in rows if str(r.get("Id")) not in seen]
-            seen.update(str(r.get("Id")) for r in new)
-            if not new:
-                return None
-            number += 1
-            page = Page(number, new, pending.intuit_tid, pending.requests, pending.retries, pending.body)
-            pending = _Call()
-            return page
+        def count(lo: datetime, hi: datetime) -> tuple[int, Cost]:
+            data, call = self._request("count", "query", {"query": queries.count(ent, lo, hi)}, context=context)
+            total = (data.get("QueryResponse") or {}).get("totalCount")
+            if total is None:
+                raise FatalApiError(f"COUNT answer without totalCount for {ent.name}", context=context)
+            return int(total), Cost(call.requests, call.retries, call.intuit_tid)
 
-        # One loop, two modes: keyset (`position` None) over [lo, end), and, when a whole page shares
-        # the second `lo`, that second read by STARTPOSITION before the keyset moves past it.
-        lo, position = start, None
-        while lo < end:
-            hi = end if position is None else min(lo + timedelta(seconds=1), end)
-            rows = fetch(lo, hi, position)
-            page = take(rows)
-            if page:
-                yield page
-            if len(rows) < page_size:
-                if position is None:
-                    return
-                lo, position = hi, None
-            elif position is not None:
-                position += len(rows)
-            else:
-                newest = max(last_updated(r, entity=ent.name) for r in rows)
-                nxt = newest.astimezone(timezone.utc).replace(microsecond=0)
-                if nxt > lo:
-                    lo = nxt
-                else:
-                    position = 1
+        return KeysetPager(ent.name, page_size, fetch, count).pages(start, end)
 
     def count(self, entity: Entity | str, start: datetime, end: datetime) -> int:
         """`SELECT COUNT(*)` with the same WHERE as `pages` (one request)."""
