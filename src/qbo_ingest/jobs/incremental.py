@@ -17,7 +17,7 @@ from typing import Any
 
 from qbo_ingest import warehouse as wh
 from qbo_ingest.catalogue import Entity
-from qbo_ingest.errors import SyncError
+from qbo_ingest.errors import QboIngestError, SyncError
 from qbo_ingest.pipeline.engine import Engine, RunReport
 from qbo_ingest.records import last_updated
 
@@ -34,10 +34,11 @@ class SyncReport:
     deleted: dict[str, int] = field(default_factory=dict)
     cdc_requests: int = 0
     notes: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # an entity's deletion check that failed (the others ran)
 
     @property
     def ok(self) -> bool:
-        return self.loads is None or self.loads.ok
+        return (self.loads is None or self.loads.ok) and not self.errors
 
 
 def sync(engine: Engine, entities: Sequence[Entity], *, now: Callable[[], datetime] | None = None,
@@ -99,16 +100,28 @@ def _cdc_deletes(engine: Engine, entities: Sequence[Entity], started: datetime, 
                 log.warning(note)
                 report.notes.append(note)
                 since = started - CDC_MAX_AGE + timedelta(minutes=1)
-            stubs = _deleted_since(engine, e, since, report)
-            report.deleted[e.name] = wh.mark_deleted(conn, e, engine.realm_id, stubs) if stubs else 0
+            try:
+                stubs = _deleted_since(engine, e, since, report)
+                if stubs is None:  # CDC cannot page past one second: find the deletions by a full id scan
+                    report.deleted[e.name] = rescan_deletes(engine, e, now=lambda: started)
+                else:
+                    report.deleted[e.name] = wh.mark_deleted(conn, e, engine.realm_id, stubs) if stubs else 0
+            except QboIngestError as exc:  # this entity's check failed; the next entities are still checked
+                msg = f"{e.name}: deletion check failed: {exc}"
+                log.error(msg)
+                report.errors.append(msg)
+                continue
             wh.cdc_save_check(conn, engine.realm_id, e, started)
-            if stubs:
-                log.info("%s: %d deletion(s) from CDC marked", e.name, report.deleted[e.name])
+            if report.deleted[e.name]:
+                log.info("%s: %d deletion(s) marked", e.name, report.deleted[e.name])
 
 
-def _deleted_since(engine: Engine, entity: Entity, since: datetime, report: SyncReport) -> list[dict[str, Any]]:
+def _deleted_since(engine: Engine, entity: Entity, since: datetime,
+                   report: SyncReport) -> list[dict[str, Any]] | None:
     """Every deleted stub since `since`. A response at the 1000-object cap is continued from the newest
-    change it holds (CDC answers oldest first), one entity per request, until an answer is under the cap."""
+    change it holds (CDC answers oldest first), one entity per request, until an answer is under the cap.
+    None when a single second holds 1000 changes or more: CDC has no way past it (no paging), so the
+    caller falls back to a full id re-scan."""
     stubs: dict[str, dict[str, Any]] = {}
     cursor = since
     while True:
@@ -121,7 +134,12 @@ def _deleted_since(engine: Engine, entity: Entity, since: datetime, report: Sync
             return list(stubs.values())
         newest = max(last_updated(o, entity=entity.name) for o in objs)
         if newest <= cursor:  # a thousand changes in one second: cannot narrow further
-            raise SyncError(f"{entity.name}: more than {CDC_CAP} CDC changes at {cursor.isoformat()}; run reconcile")
+            log.warning("%s: %d or more CDC changes at %s, past QBO's cap for one answer; finding deletions by a "
+                        "full id re-scan instead (about ceil(N/1000) requests)", entity.name, CDC_CAP,
+                        cursor.isoformat())
+            report.notes.append(f"{entity.name}: CDC burst at {cursor.isoformat()} (>= {CDC_CAP} changes in one "
+                                "second): deletions found by a full re-scan")
+            return None
         log.info("%s: CDC answer hit the %d-object cap; continuing from %s", entity.name, CDC_CAP, newest.isoformat())
         cursor = newest
 

@@ -196,7 +196,7 @@ class Engine:
         return outcomes, requests
 
     def _leave_open(self, entity: Entity, d: date, st: DayStats, lg: logging.Logger) -> DayOutcome:
-        lg.warning("%s %s has not ended (UTC): %d record(s) so far loaded; the day is not closed in the ledger "
+        lg.info("%s %s has not ended (UTC): %d record(s) so far loaded; the day is not closed in the ledger "
                    "(a sync or backfill after it ends closes it)", entity.name, d, st.rows_fetched)
         out = DayOutcome(entity.name, d, "open", st.rows_fetched, st.rows_upserted, st.requests, None)
         if self.on_day is not None:

@@ -90,6 +90,8 @@ def sync(entities: Sequence[Entity], *, concurrency: int = 4, rescan: bool = Fal
     console.print(f"CDC requests: {rep.cdc_requests}")
     for note in rep.notes:
         console.print(f"[yellow]{note}[/yellow]")
+    for err in rep.errors:
+        console.print(f"[red]{err}[/red]")
     return rep.ok
 
 
