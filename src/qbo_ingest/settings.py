@@ -44,7 +44,7 @@ NAMES = (
     "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "QBO_REALM_ID", "QBO_ENTORNO",
     "POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_DB",
     "QBO_DATABASE_URL", "QBO_API_BASE_URL", "QBO_TOKEN_URL", "QBO_AUTHORIZE_URL", "QBO_REVOKE_URL",
-    "QBO_RETRY_BASE_SECONDS", "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD",
+    "QBO_RETRY_BASE_SECONDS", "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD", "QBO_TOKEN_KEY",
 )
 DEFAULT_RETRY_BASE_S = 2.0
 
@@ -81,6 +81,8 @@ class Settings(BaseModel):
     # Passwords `qbo-ingest db init` gives the roles it creates (None: leave an existing one unchanged).
     loader_password: SecretStr | None = None
     analyst_password: SecretStr | None = None
+    # Key material for the token store's encryption (source/auth/sealing.py); None: QBO_CLIENT_SECRET.
+    token_key: SecretStr | None = None
 
     @classmethod
     def load(
@@ -148,7 +150,7 @@ class Settings(BaseModel):
             )
         retry_base = _retry_base(raw["QBO_RETRY_BASE_SECONDS"])
         for name in ("QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "POSTGRES_PASSWORD", "QBO_DATABASE_URL",
-                     "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD"):
+                     "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD", "QBO_TOKEN_KEY"):
             register_secret(raw[name])
 
         def secret(name: str) -> SecretStr | None:
@@ -174,7 +176,15 @@ class Settings(BaseModel):
             retry_base_seconds=retry_base,
             loader_password=secret("QBO_LOADER_PASSWORD"),
             analyst_password=secret("QBO_ANALYST_PASSWORD"),
+            token_key=secret("QBO_TOKEN_KEY"),
         )
+
+    def token_key_material(self) -> str | None:
+        """What the token store's key is derived from: QBO_TOKEN_KEY, else QBO_CLIENT_SECRET."""
+        for value in (self.token_key, self.client_secret):
+            if value is not None and value.get_secret_value():
+                return value.get_secret_value()
+        return None
 
     def dsn(self) -> str:
         """Connection string for psycopg; `QBO_DATABASE_URL` wins. Contains the password: never print it."""

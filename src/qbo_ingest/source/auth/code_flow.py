@@ -85,7 +85,8 @@ def run_auth(
         if not value:
             raise SettingsError(f"{name} is not set: set it {HOW}")
     assert settings.client_id and settings.client_secret
-    token_store = store if store is not None else PostgresTokenStore(settings.dsn())
+    token_store = store if store is not None else PostgresTokenStore(
+        settings.dsn(), key_material=settings.token_key_material())
     results: queue.Queue[dict[str, str]] = queue.Queue()
     server = _listener(port, results)
     bound = server.server_address[1]
@@ -126,6 +127,7 @@ def run_auth(
                             next_step="rerun `qbo-ingest auth`")
         tokens = oauth.exchange_code(code, redirect)
         seed = settings.refresh_token.get_secret_value() if settings.refresh_token else None
+        token_store.bind_key(oauth)
         token_store.save(realm, settings.client_id, tokens, seed_refresh_token=seed)
         printer(f"Authorized realm {realm}: refresh token stored; set QBO_REALM_ID={realm} if not yet set.")
         log.info("Authorized realm %s; refresh token stored", realm)
