@@ -30,12 +30,19 @@ from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
 from qbo_ingest.pipeline.source import Source
 from qbo_ingest.records import utc_day
 from qbo_ingest.redact import redact
-from qbo_ingest.warehouse.ledger import Status
+from qbo_ingest.warehouse.ledger import RunStatus, Status
 from qbo_ingest.windows import Window, day_window
 
 log = logging.getLogger("qbo_ingest.backfill")
 
 MAX_IN_FLIGHT = 10  # QBO: 10 requests per second / in flight per realm
+
+
+class Interrupted(Exception):
+    """A stream stopped by Ctrl-C (SIGINT) before it finished its days."""
+
+    def __str__(self) -> str:
+        return "interrupted (Ctrl-C) before this day was finished; rerun it: qbo-ingest retry-failed"
 
 
 def _utcnow() -> datetime:
@@ -57,6 +64,8 @@ class Engine:
     on_day: ProgressFn | None = None
     clock: Callable[[], datetime] = field(default=_utcnow, repr=False)  # aware UTC now
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Set on Ctrl-C: every stream stops before its next request, no queued stream starts.
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     # ---------------------------------------------------------------- preflight
     @contextmanager
@@ -91,24 +100,57 @@ class Engine:
         with wh.connect(self.dsn) as conn:
             wh.run_start(conn, run_id=report.run_id, command=command,
                          entities=[e.name for e in plan], realm_id=self.realm_id)
+        self._stop.clear()
+        interrupted = False
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo")
         try:
-            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo") as pool:
-                futures = [pool.submit(self.stream, e, span, report.run_id, book) for e, span in jobs]
+            futures = [pool.submit(self.stream, e, span, report.run_id, book) for e, span in jobs]
+            try:
                 for fut in as_completed(futures):
-                    outcomes, requests = fut.result()
-                    report.outcomes.extend(outcomes)
-                    report.requests += requests
+                    self._collect(fut.result(), report)
+            except KeyboardInterrupt:
+                interrupted = True
+                self._stop_streams(futures, report)
+                raise
             if self.source_checks:
                 report.source_mismatches = self._source_checks(plan, report)
         finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
             report.seconds = time.monotonic() - t0
+            status: RunStatus = "interrupted" if interrupted else "succeeded" if report.ok else "failed"
             with wh.connect(self.dsn) as conn:
-                wh.run_finish(conn, run_id=report.run_id, status="succeeded" if report.ok else "failed",
+                wh.run_finish(conn, run_id=report.run_id, status=status,
                               requests=report.requests,
                               days_succeeded=len(report.outcomes) - len(report.failed) - len(report.open_days),
                               days_failed=len(report.failed))
         report.outcomes.sort(key=lambda o: (o.entity, o.day))
         return report
+
+    @staticmethod
+    def _collect(result: tuple[list[DayOutcome], int], report: RunReport) -> None:
+        outcomes, requests = result
+        report.outcomes.extend(outcomes)
+        report.requests += requests
+
+    def _stop_streams(self, futures: Sequence[Any], report: RunReport) -> None:
+        """Ctrl-C: no queued stream starts; running ones stop before their next request and record their
+        unfinished days as failed (interrupted). A further Ctrl-C while they stop does not cut that short:
+        a day must never be left claiming a state it is not in."""
+        self._stop.set()
+        for f in futures:
+            f.cancel()
+        running = [f for f in futures if not f.cancelled()]
+        log.warning("interrupted: stopping %d stream(s) after their request in flight (at most one timeout)",
+                    sum(1 for f in running if not f.done()))
+        for f in running:
+            while True:
+                try:
+                    self._collect(f.result(), report)
+                    break
+                except KeyboardInterrupt:
+                    log.warning("still stopping: waiting for the requests in flight")
+                except Exception:  # the stream's own failure is already in its days' ledger rows
+                    break
 
     @property
     def workers(self) -> int:
@@ -159,6 +201,8 @@ class Engine:
                 faultpoints.hit("ledger_begin")
                 try:
                     window = span.window
+                    if self._stop.is_set():
+                        raise Interrupted()
                     for page in self.client.pages(entity, window.start, window.end, page_size=self.page_size):
                         requests += page.requests
                         records = page.records
@@ -176,9 +220,13 @@ class Engine:
                                 continue
                             book.add_rows(name, d, fetched, upserted, res.escaped_by_day.get(d, 0))
                         release_until(conn, utc_day(records[-1]))
+                        if self._stop.is_set():
+                            raise Interrupted()
                     release_until(conn, None)
                 except Exception as exc:  # the stream failed: its unreleased days fail, named
-                    msg = redact(f"{type(exc).__name__}: {exc}")
+                    # whatever broke once Ctrl-C was pressed (a closed client included), it was the Ctrl-C
+                    err: Exception = Interrupted() if self._stop.is_set() else exc
+                    msg = redact(f"{type(err).__name__}: {err}")
                     first = mine[0] if mine else span.days[-1]
                     lg.error("%s failed at %s (span %s): %s", name, entity.block_name(first.isoformat()),
                              span.label, msg)
