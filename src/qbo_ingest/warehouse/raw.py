@@ -119,6 +119,14 @@ SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
     upserted_by_day: dict[date, int] = {}
     try:
         _load_page(conn, e, realm_id, rows, stmt, page_number, body, escaped_by_day, escaped_ids, upserted_by_day)
+    except psycopg.errors.LockNotAvailable:
+        raise WarehouseError(f"{e.qualified_table} is locked by another session (waited lock_timeout)",
+                             next_step="find it with SELECT pid, usename, state, query FROM pg_stat_activity "
+                             "WHERE pid IN (SELECT pid FROM pg_locks WHERE relation = "
+                             f"'{e.qualified_table}'::regclass); end it, then qbo-ingest retry-failed") from None
+    except psycopg.errors.QueryCanceled:
+        raise WarehouseError(f"{e.qualified_table}: page {page_number} took longer than statement_timeout",
+                             next_step="check the server's load and locks, then qbo-ingest retry-failed") from None
     except psycopg.DataError as exc:
         # The message's DETAIL/CONTEXT quote the offending record's text: keep only the primary message.
         raise WarehouseError(f"{e.name} page {page_number}: PostgreSQL refused a record ({exc.sqlstate}: "
