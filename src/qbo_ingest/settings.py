@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
@@ -47,6 +48,8 @@ NAMES = (
     "QBO_RETRY_BASE_SECONDS", "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD", "QBO_TOKEN_KEY",
 )
 DEFAULT_RETRY_BASE_S = 2.0
+_ASCII_DIGITS = re.compile(r"[0-9]{1,5}")
+_REALM = re.compile(r"[1-9][0-9]{0,24}")  # QBO company ids: ASCII digits, no leading zero, never 0
 
 SecretLookup = Callable[[str], "str | None"]
 
@@ -121,6 +124,8 @@ class Settings(BaseModel):
             )
         port_raw = raw["POSTGRES_PORT"] or "5432"
         try:
+            if not _ASCII_DIGITS.fullmatch(port_raw):  # int() would take fullwidth or Arabic-Indic digits
+                raise ValueError
             port = int(port_raw)
             if not 0 < port < 65536:
                 raise ValueError
@@ -136,14 +141,19 @@ class Settings(BaseModel):
             ("QBO_REVOKE_URL", REVOKE_URL),
         ):
             value = raw[name] or default
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018  (raises ValueError for a port outside 0-65535)
+                ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:  # e.g. an unclosed IPv6 bracket
+                ok = False
+            if not ok:
                 raise SettingsError(
                     f"{name}={value[:60]!r} is invalid: set it to an http(s) URL such as {default} {HOW}"
                 )
             urls[name] = value.rstrip("/")
         realm = raw["QBO_REALM_ID"]
-        if realm is not None and not realm.isdigit():
+        if realm is not None and not _REALM.fullmatch(realm):
             raise SettingsError(
                 f"QBO_REALM_ID={realm[:30]!r} is invalid: set it to the numeric company id shown in QBO "
                 f"(Settings > Account and settings > Billing & subscription) {HOW}"

@@ -14,7 +14,7 @@ from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.engine import Engine
 from qbo_ingest.pipeline.planning import Span, contiguous_runs
 from qbo_ingest.pipeline.report import DayOutcome, RunReport
-from qbo_ingest.windows import daily_windows, parse_day
+from qbo_ingest.windows import daily_windows, day_range
 
 log = logging.getLogger("qbo_ingest.backfill")
 
@@ -40,8 +40,7 @@ def backfill(engine: Engine, entities: Sequence[Entity], fecha_inicio: object, f
 def retry_failed(engine: Engine, entities: Sequence[Entity], *, start: object = None, end: object = None,
                  run_id: str | None = None) -> RunReport:
     """Rerun every day whose ledger status is not `succeeded` (failed, or left running by a crash)."""
-    s = parse_day(start, name="--from") if start else None
-    t = parse_day(end, name="--to") if end else None
+    s, t = day_range(start, end)
     plan: dict[Entity, list[date]] = {}
     with engine.checked(entities) as conn:
         for e in entities:

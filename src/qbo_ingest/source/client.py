@@ -24,6 +24,7 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.errors import (
     AuthError,
     CircuitOpenError,
+    ConfigError,
     FatalApiError,
     QboError,
     RetriesExhausted,
@@ -44,6 +45,7 @@ __all__ = ["MAX_PAGE", "ClientStats", "Page", "QboClient"]
 log = logging.getLogger(__name__)
 
 MINOR_VERSION = "75"
+_REALMS_OK: set[tuple[str, str, str]] = set()  # (realm, client id, API base) checked by ensure_token
 CDC_MAX_DAYS = 30
 
 
@@ -233,9 +235,25 @@ class QboClient:
         return out
 
     def ensure_token(self) -> None:
-        """Have a usable access token now (refreshing it if needed), so wrong credentials or a dead refresh
-        token fail once, before any load, instead of once per window."""
+        """Have a usable access token now (refreshing it if needed) and check that QBO_REALM_ID is a company
+        these credentials can read, so wrong credentials, a dead refresh token or a wrong realm fail once,
+        before any load, instead of once per window. The realm is checked once per process."""
         self._token()
+        key = (self.realm_id, self.oauth.client_id, self.base_url)
+        if key in _REALMS_OK:
+            return
+        try:
+            self.company_info()
+        except QboError as exc:
+            if exc.status == 403:
+                raise ConfigError(
+                    f"QBO_REALM_ID={self.realm_id} is not a company these credentials can read (HTTP {exc.status}"
+                    f"{', intuit_tid=' + exc.intuit_tid if exc.intuit_tid else ''})",
+                    next_step="set QBO_REALM_ID to the company id `qbo-ingest auth` printed (QuickBooks: Settings > "
+                    "Account and settings > Billing & subscription), or authorize that company with `qbo-ingest "
+                    "auth`") from None
+            raise
+        _REALMS_OK.add(key)
 
     def company_info(self) -> dict[str, Any]:
         """The CompanyInfo object: a cheap call to check credentials and realm."""

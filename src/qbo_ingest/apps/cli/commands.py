@@ -15,7 +15,7 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.jobs.reconciliation import window_label
 from qbo_ingest.pipeline.report import RunReport
 from qbo_ingest.settings import Settings
-from qbo_ingest.windows import daily_windows, parse_day
+from qbo_ingest.windows import daily_windows, day_range
 
 
 def _today() -> date:
@@ -38,6 +38,7 @@ def backfill(entities: Sequence[Entity], fecha_inicio: object, fecha_fin: object
 
 def retry_failed(entities: Sequence[Entity], *, start: object = None, end: object = None,
                  concurrency: int = 4, settings: Settings | None = None) -> RunReport:
+    day_range(start, end)  # validate before touching anything
     s = _settings(settings)
     with wiring.engine(s, concurrency=concurrency) as eng:
         return jobs.retry_failed(eng, list(entities), start=start, end=end)
@@ -45,8 +46,7 @@ def retry_failed(entities: Sequence[Entity], *, start: object = None, end: objec
 
 def status(entities: Sequence[Entity] | None, *, start: object = None, end: object = None,
            per_day: bool = False, settings: Settings | None = None) -> None:
-    s_day = parse_day(start, name="--from") if start else None
-    e_day = parse_day(end, name="--to") if end else None
+    s_day, e_day = day_range(start, end)
     s = settings or Settings.load(require=("postgres",))
     names = [e.name for e in entities] if entities else None
     with wh.connect(s.dsn()) as conn:

@@ -188,7 +188,7 @@ def db_init(
 @app.command()
 def emulator(
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8765, "--port"),
+    port: int = typer.Option(8765, "--port", min=0, max=65535),
     seed: int = typer.Option(1, "--seed"),
     profile: str = typer.Option("demo", "--profile", help="empty, demo, sparse, dense or burst"),
 ) -> None:
@@ -197,13 +197,20 @@ def emulator(
     Example: qbo-ingest emulator --port 8765 --seed 1 --profile sparse
     """
     from qbo_ingest.local.emulator import serve_forever
+    from qbo_ingest.local.emulator.config import PROFILES
 
-    _guard(lambda: serve_forever(host=host, port=port, seed=seed, profile=profile))
+    if profile not in PROFILES:
+        raise _fail(f"--profile={profile!r} is invalid: use one of {', '.join(PROFILES)}")
+
+    try:
+        _guard(lambda: serve_forever(host=host, port=port, seed=seed, profile=profile))
+    except OSError as exc:  # port in use, host not local ...
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @app.command()
 def auth(
-    port: int = typer.Option(8040, "--port", help="Local port of the redirect listener."),
+    port: int = typer.Option(8040, "--port", min=0, max=65535, help="Local port of the redirect listener."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Only print the URL to open."),
 ) -> None:
     """Authorize the app (OAuth2 code flow) and store the refresh token and realm in PostgreSQL.
