@@ -101,6 +101,13 @@ class Engine:
             wh.run_start(conn, run_id=report.run_id, command=command,
                          entities=[e.name for e in plan], realm_id=self.realm_id)
         self._stop.clear()
+        with wh.run_alive(self.dsn, report.run_id):  # released at the end, or by the server if we die
+            self._run_jobs(plan, jobs, book, report, t0)
+        report.outcomes.sort(key=lambda o: (o.entity, o.day))
+        return report
+
+    def _run_jobs(self, plan: dict[Entity, list[date]], jobs: list[tuple[Entity, Span]], book: DayBook,
+                  report: RunReport, t0: float) -> None:
         interrupted = False
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo")
         try:
@@ -123,8 +130,6 @@ class Engine:
                               requests=report.requests,
                               days_succeeded=len(report.outcomes) - len(report.failed) - len(report.open_days),
                               days_failed=len(report.failed))
-        report.outcomes.sort(key=lambda o: (o.entity, o.day))
-        return report
 
     @staticmethod
     def _collect(result: tuple[list[DayOutcome], int], report: RunReport) -> None:

@@ -9,7 +9,8 @@ inside a transaction the caller opened. Day ranges here are inclusive (`start`..
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -88,8 +89,10 @@ def ledger_begin(
 ) -> None:
     """Mark days `running` (counts reset, attempts + 1, started_at now).
 
-    A day still `running` under another run means that run's process ended without finishing it
-    (killed, crashed, the machine went down): that run is marked `interrupted` in the runs table.
+    A day still `running` under another run whose process no longer holds its liveness lock
+    (`run_alive`: it was killed, crashed, the machine went down) means that run ended without finishing
+    it: that run is marked `interrupted` in the runs table. A run still alive is left alone (both load
+    the day; the upsert is idempotent and the last to finish writes the day's row).
     """
     ds = sorted(set(days))
     if not ds:
@@ -100,7 +103,8 @@ def ledger_begin(
     error = 'ended without finishing (process killed or crashed); its days were taken over by run ' || %s
 WHERE status = 'running' AND run_id <> %s AND run_id IN (
     SELECT l.run_id FROM qbo_ingest.ledger AS l WHERE l.realm_id = %s AND l.entity = %s
-       AND l.day = ANY(%s::date[]) AND l.status = 'running')""",
+       AND l.day = ANY(%s::date[]) AND l.status = 'running')
+  AND pg_try_advisory_xact_lock(hashtextextended('qbo_ingest.run:' || run_id, 0))""",
             (run_id, run_id, realm_id, _name(entity), ds),
         )
         conn.execute(
@@ -267,6 +271,18 @@ def runs_recent(conn: psycopg.Connection[Any], limit: int = 20) -> list[RunRow]:
     )
     with conn.transaction(), conn.cursor(row_factory=class_row(RunRow)) as cur:
         return cur.execute(q, (limit,)).fetchall()
+
+
+@contextmanager
+def run_alive(dsn: str, run_id: str) -> Iterator[None]:
+    """Hold the run's liveness lock (a session advisory lock on its own connection) while the run lives;
+    the server releases it when the process dies, however it dies."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    try:
+        conn.execute("SELECT pg_advisory_lock(hashtextextended('qbo_ingest.run:' || %s, 0))", (run_id,))
+        yield
+    finally:
+        conn.close()
 
 
 def cdc_checked_at(conn: psycopg.Connection[Any], realm_id: str, entity: Entity | str) -> datetime | None:
