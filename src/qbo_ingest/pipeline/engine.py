@@ -28,7 +28,7 @@ from qbo_ingest.pipeline.planning import Span, contiguous_runs, split_run
 from qbo_ingest.pipeline.quality import QualityGateError, check_window, source_check
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
 from qbo_ingest.pipeline.source import Source
-from qbo_ingest.records import utc_day
+from qbo_ingest.records import placed_time
 from qbo_ingest.redact import redact
 from qbo_ingest.warehouse.ledger import RunStatus, Status
 from qbo_ingest.windows import Window, day_window
@@ -43,6 +43,10 @@ class Interrupted(Exception):
 
     def __str__(self) -> str:
         return "interrupted (Ctrl-C) before this day was finished; rerun it: qbo-ingest retry-failed"
+
+
+def _day(rec: dict[str, Any], floor: datetime | None) -> date:
+    return placed_time(rec, floor).astimezone(timezone.utc).date()
 
 
 def _utcnow() -> datetime:
@@ -211,20 +215,21 @@ class Engine:
                     for page in self.client.pages(entity, window.start, window.end, page_size=self.page_size):
                         requests += page.requests
                         records = page.records
-                        first_day = utc_day(records[0]) if records else (mine[0] if mine else span.days[-1])
+                        first_day = (_day(records[0], page.floor) if records else
+                                     (mine[0] if mine else span.days[-1]))
                         tgt = first_day if first_day in span.days else span.days[-1]
                         book.add_requests(name, tgt, page.requests, page.retries, page.intuit_tid)
                         if not records:
                             continue
                         faultpoints.hit("fetch")
                         res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
-                                             body=page.body)
+                                             body=page.body, floor=page.floor)
                         for d, (fetched, upserted) in res.by_day.items():
                             if d not in span.days:  # outside the span: cannot happen with a bounded query
                                 lg.warning("record outside %s attributed to %s", span.label, d)
                                 continue
                             book.add_rows(name, d, fetched, upserted, res.escaped_by_day.get(d, 0))
-                        release_until(conn, utc_day(records[-1]))
+                        release_until(conn, _day(records[-1], page.floor))
                         if self._stop.is_set():
                             raise Interrupted()
                     release_until(conn, None)

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from qbo_ingest.errors import RetryableError
-from qbo_ingest.records import Page, last_updated, to_qbo_literal, version_key
+from qbo_ingest.records import Page, readable_time, to_qbo_literal, version_key
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +54,7 @@ class KeysetPager:
         self._seen: set[tuple[str, str]] = set()
         self._number = 0
         self._pending = Cost()
+        self._floor: datetime | None = None
 
     def _add(self, cost: Cost) -> None:
         p = self._pending
@@ -65,6 +66,7 @@ class KeysetPager:
     def _get(self, lo: datetime, hi: datetime, position: int | None) -> list[dict[str, Any]]:
         rows, cost = self._fetch(lo, hi, position)
         self._add(cost)
+        self._floor = lo
         return rows
 
     def _take(self, rows: list[dict[str, Any]]) -> Page | None:
@@ -78,7 +80,7 @@ class KeysetPager:
             return None
         self._number += 1
         p = self._pending
-        page = Page(self._number, new, p.intuit_tid, p.requests, p.retries, p.body)
+        page = Page(self._number, new, p.intuit_tid, p.requests, p.retries, p.body, self._floor)
         self._pending = Cost()
         return page
 
@@ -91,7 +93,8 @@ class KeysetPager:
                 yield page
             if len(rows) < self.page_size:
                 return
-            newest = max(last_updated(r, entity=self.entity) for r in rows)
+            times = [t for t in map(readable_time, rows) if t is not None]  # unreadable ones: placed at lo
+            newest = max(times, default=lo)
             nxt = newest.astimezone(timezone.utc).replace(microsecond=0)
             if nxt > lo:
                 lo = nxt

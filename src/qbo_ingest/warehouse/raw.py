@@ -18,7 +18,7 @@ from psycopg import sql
 from qbo_ingest import faultpoints
 from qbo_ingest.catalogue import Entity
 from qbo_ingest.errors import WarehouseError
-from qbo_ingest.records import last_updated, parse_qbo_time, record_id
+from qbo_ingest.records import parse_qbo_time, placed_time, readable_time, record_id
 from qbo_ingest.warehouse.connection import EntityLike, entity_of, table
 from qbo_ingest.warehouse.storable import storable_json
 from qbo_ingest.windows import Window, day_window
@@ -63,6 +63,7 @@ def upsert_page(
     page_number: int,
     window: Window | None = None,
     body: bytes | None = None,
+    floor: datetime | None = None,
 ) -> UpsertResult:
     """Load one page: COPY into a temp table, then INSERT ... ON CONFLICT DO UPDATE where not older.
 
@@ -82,9 +83,12 @@ def upsert_page(
         return UpsertResult(0, 0, {})
     rows: list[tuple[str, Mapping[str, Any], datetime, datetime, datetime]] = []
     fetched_by_day: dict[date, int] = {}
+    unplaced: list[str] = []
     for rec in records:
         rid = record_id(rec, entity=e.name)
-        lu = last_updated(rec, entity=e.name)
+        lu = placed_time(rec, floor, entity=e.name)
+        if floor is not None and readable_time(rec) is None:
+            unplaced.append(rid)
         w = window or day_window(lu.astimezone(UTC).date())
         ws, we = _naive_utc(w.start), _naive_utc(w.end)
         fetched_by_day[ws.date()] = fetched_by_day.get(ws.date(), 0) + 1
@@ -133,6 +137,10 @@ SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
                              f"{exc.diag.message_primary})",
                              next_step="report the page's record Ids (in the log) as a bug") from None
     by_day = {d: (n, upserted_by_day.get(d, 0)) for d, n in sorted(fetched_by_day.items())}
+    if unplaced:  # stored, not dropped: QBO returned them for this query
+        log.warning("%s page %d: %d record(s) without a readable MetaData.LastUpdatedTime (missing, or no UTC "
+                    "offset) stored at the query's lower bound %s, Id %s", e.name, page_number, len(unplaced),
+                    floor.isoformat() if floor else "-", ", ".join(unplaced[:20]))
     if escaped_ids:  # Ids only: never the record's text
         log.warning("%s page %d: %d character(s) jsonb cannot hold (NUL, lone surrogate) stored escaped "
                     "as \\uXXXX text in %d record(s), Id %s", e.name, page_number,
