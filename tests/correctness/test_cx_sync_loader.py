@@ -36,3 +36,27 @@ def test_hourly_default_sync_of_every_entity_skips_the_never_loaded_ones(pg_url:
         with st.admin() as admin:
             rows = admin.execute("SELECT entity FROM qbo_ingest.cdc_state").fetchall()
         assert [r[0] for r in rows] == ["Invoice"]
+
+
+def test_two_first_ever_syncs_at_once_as_the_loader(pg_url: str) -> None:
+    """Item 15 (race): two hourly syncs overlapping on their first run (no CDC check stored yet)."""
+    import subprocess
+    import sys
+
+    yesterday = date.today() - timedelta(days=1)
+    with stack(pg_url, data_end=yesterday) as st:
+        env = st.env()
+        out = st.cli("backfill", "Invoice", "Customer", "--fecha-inicio", str(yesterday - timedelta(days=2)),
+                     "--fecha-fin", str(yesterday), "--no-progress")
+        assert out.returncode == 0, out.stdout + out.stderr
+        procs = [subprocess.Popen([sys.executable, "-m", "qbo_ingest", "sync", "Invoice", "Customer"], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        for p in procs:
+            _, err = p.communicate(timeout=180)
+            assert p.returncode == 0, err
+            assert "Traceback" not in err and "internal error" not in err
+        with st.admin() as admin:
+            rows = admin.execute("SELECT entity, count(*) FROM qbo_ingest.cdc_state GROUP BY 1 ORDER BY 1").fetchall()
+            running = admin.execute("SELECT count(*) FROM qbo_ingest.runs WHERE status <> 'succeeded'").fetchone()
+        assert rows == [("Customer", 1), ("Invoice", 1)]  # one CDC check per entity, whoever wrote it last
+        assert running == (0,)
