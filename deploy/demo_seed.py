@@ -52,7 +52,7 @@ def main(env: Mapping[str, str] | None = None, *, attempts: int = 30, delay: flo
         )
         return 2
     assert settings.client_id is not None
-    store = PostgresTokenStore(settings.dsn())
+    store = PostgresTokenStore(settings.dsn(), key_material=settings.token_key_material())
     # No access token yet (expires_at=0): the first API call refreshes, and the rotated refresh token
     # is stored before use, exactly as with a real Intuit app.
     store.save(settings.realm_id, settings.client_id,

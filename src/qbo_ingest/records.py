@@ -56,6 +56,34 @@ def last_updated(rec: Mapping[str, Any], *, entity: str = "record") -> datetime:
                           "with an offset") from None
 
 
+def readable_time(rec: Mapping[str, Any]) -> datetime | None:
+    """`MetaData.LastUpdatedTime` as an instant, or None when it is missing or has no offset."""
+    try:
+        return last_updated(rec)
+    except RecordError:
+        return None
+
+
+def placed_time(rec: Mapping[str, Any], floor: datetime | None, *, entity: str = "record") -> datetime:
+    """The instant a record is placed at: its LastUpdatedTime, or, when that is missing or unreadable (no
+    MetaData, no offset), `floor`, the lower bound of the query that returned it (QBO matched it there).
+    Without a floor such a record is a `RecordError`."""
+    t = readable_time(rec)
+    if t is not None:
+        return t
+    if floor is None:
+        return last_updated(rec, entity=entity)  # raises, naming the record
+    return floor
+
+
+def version_key(rec: Mapping[str, Any]) -> tuple[str, str]:
+    """(Id, LastUpdatedTime as sent): one version of a record. Paging drops a version it has already
+    yielded, not an Id: a record edited between two pages comes again with its new time and is kept."""
+    meta = rec.get("MetaData")
+    text = meta.get("LastUpdatedTime") if isinstance(meta, Mapping) else None
+    return str(rec.get("Id")), str(text or "")
+
+
 def utc_day(rec: Mapping[str, Any], *, entity: str = "record") -> date:
     """The UTC day of the record's LastUpdatedTime: the daily window it belongs to."""
     return last_updated(rec, entity=entity).astimezone(UTC).date()
@@ -73,3 +101,6 @@ class Page:
     # The response body the records came from, so the warehouse can store payloads exactly as
     # received without re-encoding them in Python (bench/README.md: throughput).
     body: bytes | None = field(default=None, repr=False, compare=False)
+    # The lower bound of the query that returned these records: where a record without a readable
+    # LastUpdatedTime is placed (records.placed_time).
+    floor: datetime | None = field(default=None, compare=False)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Literal
@@ -44,9 +45,11 @@ NAMES = (
     "QBO_CLIENT_ID", "QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "QBO_REALM_ID", "QBO_ENTORNO",
     "POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_DB",
     "QBO_DATABASE_URL", "QBO_API_BASE_URL", "QBO_TOKEN_URL", "QBO_AUTHORIZE_URL", "QBO_REVOKE_URL",
-    "QBO_RETRY_BASE_SECONDS", "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD",
+    "QBO_RETRY_BASE_SECONDS", "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD", "QBO_TOKEN_KEY",
 )
 DEFAULT_RETRY_BASE_S = 2.0
+_ASCII_DIGITS = re.compile(r"[0-9]{1,5}")
+_REALM = re.compile(r"[1-9][0-9]{0,24}")  # QBO company ids: ASCII digits, no leading zero, never 0
 
 SecretLookup = Callable[[str], "str | None"]
 
@@ -81,6 +84,8 @@ class Settings(BaseModel):
     # Passwords `qbo-ingest db init` gives the roles it creates (None: leave an existing one unchanged).
     loader_password: SecretStr | None = None
     analyst_password: SecretStr | None = None
+    # Key material for the token store's encryption (source/auth/sealing.py); None: QBO_CLIENT_SECRET.
+    token_key: SecretStr | None = None
 
     @classmethod
     def load(
@@ -119,6 +124,8 @@ class Settings(BaseModel):
             )
         port_raw = raw["POSTGRES_PORT"] or "5432"
         try:
+            if not _ASCII_DIGITS.fullmatch(port_raw):  # int() would take fullwidth or Arabic-Indic digits
+                raise ValueError
             port = int(port_raw)
             if not 0 < port < 65536:
                 raise ValueError
@@ -134,21 +141,26 @@ class Settings(BaseModel):
             ("QBO_REVOKE_URL", REVOKE_URL),
         ):
             value = raw[name] or default
-            parts = urlsplit(value)
-            if parts.scheme not in ("http", "https") or not parts.netloc:
+            try:
+                parts = urlsplit(value)
+                parts.port  # noqa: B018  (raises ValueError for a port outside 0-65535)
+                ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+            except ValueError:  # e.g. an unclosed IPv6 bracket
+                ok = False
+            if not ok:
                 raise SettingsError(
                     f"{name}={value[:60]!r} is invalid: set it to an http(s) URL such as {default} {HOW}"
                 )
             urls[name] = value.rstrip("/")
         realm = raw["QBO_REALM_ID"]
-        if realm is not None and not realm.isdigit():
+        if realm is not None and not _REALM.fullmatch(realm):
             raise SettingsError(
                 f"QBO_REALM_ID={realm[:30]!r} is invalid: set it to the numeric company id shown in QBO "
                 f"(Settings > Account and settings > Billing & subscription) {HOW}"
             )
         retry_base = _retry_base(raw["QBO_RETRY_BASE_SECONDS"])
         for name in ("QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "POSTGRES_PASSWORD", "QBO_DATABASE_URL",
-                     "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD"):
+                     "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD", "QBO_TOKEN_KEY"):
             register_secret(raw[name])
 
         def secret(name: str) -> SecretStr | None:
@@ -174,7 +186,15 @@ class Settings(BaseModel):
             retry_base_seconds=retry_base,
             loader_password=secret("QBO_LOADER_PASSWORD"),
             analyst_password=secret("QBO_ANALYST_PASSWORD"),
+            token_key=secret("QBO_TOKEN_KEY"),
         )
+
+    def token_key_material(self) -> str | None:
+        """What the token store's key is derived from: QBO_TOKEN_KEY, else QBO_CLIENT_SECRET."""
+        for value in (self.token_key, self.client_secret):
+            if value is not None and value.get_secret_value():
+                return value.get_secret_value()
+        return None
 
     def dsn(self) -> str:
         """Connection string for psycopg; `QBO_DATABASE_URL` wins. Contains the password: never print it."""

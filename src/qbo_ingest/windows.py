@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -12,6 +13,8 @@ UTC = timezone.utc
 # by `parse_day`, wherever it enters.
 DateLike = date | str
 MAX_DAYS = 366 * 30
+MIN_DAY = date(2000, 1, 1)
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 @dataclass(frozen=True, order=True)
@@ -51,13 +54,27 @@ def parse_day(value: object, *, name: str = "date") -> date:
         raise DateRangeError(f"{name} is missing: give it as YYYY-MM-DD, e.g. {name}=2025-10-01")
     text = str(value).strip()
     try:
-        if len(text) != 10:
+        if not _ISO_DAY.fullmatch(text):  # fromisoformat also takes 2024-W10-5 and non-ASCII digits
             raise ValueError
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise DateRangeError(
             f"{name}={text[:40]!r} is not a date in ISO 8601 format YYYY-MM-DD (e.g. 2025-10-01)"
         ) from None
+    if day < MIN_DAY:
+        raise DateRangeError(f"{name}={text} is before {MIN_DAY}: QuickBooks Online holds nothing that old "
+                             f"(the earliest day accepted is {MIN_DAY})")
+    return day
+
+
+def day_range(start: object, end: object, *, names: tuple[str, str] = ("--from", "--to")
+              ) -> tuple[date | None, date | None]:
+    """Optional inclusive bounds (None: open); a reversed pair is an error naming both."""
+    s = parse_day(start, name=names[0]) if start else None
+    t = parse_day(end, name=names[1]) if end else None
+    if s is not None and t is not None and t < s:
+        raise DateRangeError(f"{names[1]} ({t}) is before {names[0]} ({s}): swap them")
+    return s, t
 
 
 def day_window(d: date) -> Window:
@@ -77,4 +94,8 @@ def daily_windows(fecha_inicio: DateLike | None, fecha_fin: DateLike | None, *,
         raise DateRangeError(f"range of {n} days is too long (max {MAX_DAYS}); split it")
     if today is not None and start > today:
         raise DateRangeError(f"fecha_inicio ({start}) is in the future (today is {today} UTC)")
+    if today is not None and end > today:
+        raise DateRangeError(f"fecha_fin ({end}) is in the future (today is {today} UTC): nothing is there yet; "
+                             f"use fecha_fin={today - timedelta(days=1)} (today itself is loaded but stays open "
+                             "until it ends; `qbo-ingest sync` keeps it current)")
     return [day_window(start + timedelta(days=i)) for i in range(n)]

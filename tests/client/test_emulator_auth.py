@@ -78,7 +78,7 @@ def test_two_processes_of_ten_threads_share_rotation_through_postgres(pg_url: st
     results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outs]
     assert [r["errors"] for r in results] == [[], []], outs
     assert all(r["ok"] > 0 for r in results)
-    row = PostgresTokenStore(pg_url).get(emu.cfg.realm_id, emu.cfg.client_id)
+    row = PostgresTokenStore(pg_url, key_material=emu.cfg.client_secret).get(emu.cfg.realm_id, emu.cfg.client_id)
     assert row is not None and counters["token"] == row.rotations >= 3
     print(f"2 processes x 10 threads: requests ok={[r['ok'] for r in results]}, "
           f"token refreshes={counters['token']} (each rotated, old token dead at once), invalid_grant=0")

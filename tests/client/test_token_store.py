@@ -114,6 +114,6 @@ def test_two_processes_with_ten_threads_each_never_use_a_dead_refresh_token(pg_u
     assert all(r["ok"] > 0 for r in results)
     assert fake.invalid_grants == 0
     assert fake.token_calls >= 3, (results, fake.token_calls)  # rotation really happened several times
-    row = PostgresTokenStore(pg_url).get(REALM, CLIENT_ID)
+    row = PostgresTokenStore(pg_url, key_material=CLIENT_SECRET).get(REALM, CLIENT_ID)
     assert row is not None and row.rotations == fake.token_calls
     assert row.refresh_token in fake.valid_refresh  # the stored one is the live one

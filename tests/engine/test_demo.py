@@ -18,6 +18,7 @@ from qbo_ingest.windows import day_window
 def test_demo_loads_every_entity_and_prints_status(capsys):
     # not pytest's tmp_path: its 0700 parents keep the server's own user from stopping it at exit
     tmp_path = Path(tempfile.mkdtemp(prefix="qbo-demo-test-"))
+    tmp_path.chmod(0o755)  # as root the server's system user must traverse it (nothing is chmodded for us)
     assert demo.run(fecha_inicio="2026-11-01", fecha_fin="2026-11-10", data_dir=str(tmp_path / "pg"))
     out = capsys.readouterr().out
     assert "ledger by entity" in out and "connection URL: postgresql://" in out

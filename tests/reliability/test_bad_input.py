@@ -38,7 +38,8 @@ CASES: list[tuple[str, list[str], dict[str, str], str]] = [
     ("fecha_inicio-empty", _bf("", "2024-03-01"), {}, r"fecha_inicio is missing"),
     ("fecha_inicio-datetime", _bf("2024-03-01T00:00:00", "2024-03-02"), {}, r"fecha_inicio=.* is not a date"),
     ("fecha_inicio-future", _bf("2999-01-01", "2999-01-02"), {}, r"fecha_inicio \(2999-01-01\) is in the future"),
-    ("range-too-long", _bf("1900-01-01", "2024-01-02"), {}, r"range of \d+ days is too long"),
+    ("range-too-long", _bf("2000-01-01", "2031-01-02"), {}, r"range of \d+ days is too long"),
+    ("fecha_inicio-before-qbo", _bf("1900-01-01", "2024-01-02"), {}, r"is before 2000-01-01"),
     ("fecha_fin-injection", _bf("2024-03-01", "2024-03-02" + INJECT), {}, r"fecha_fin=.* is not a date"),
     ("retry-failed-from", ["retry-failed", "Invoice", "--from", "2024-99-01"], {},
      r"--from='2024-99-01' is not a date"),
@@ -174,22 +175,22 @@ def test_loader_without_insert_on_raw_is_told_what_to_grant(emulator, pg_url):
 
 def test_unreachable_api_fails_fast_names_the_days_and_writes_no_rows(emulator, pg_url):
     """Token endpoint fine, API down: QBO_RETRY_BASE_SECONDS (the spec's "increase the wait times in the
-    backoff function", here to shrink them) keeps the 6-retry ladder short; each day is named as failed."""
+    backoff function", here to shrink them) keeps the 6-retry ladder short; the preflight's realm check
+    (CompanyInfo) fails once, as one error line, before any ledger row (issue 13 item 17)."""
     emu, srv = emulator
     t0 = time.monotonic()
     res = subprocess.run(cli(*B), env=cli_env(emu, srv, pg_url, QBO_API_BASE_URL="http://127.0.0.1:9",
                                               QBO_RETRY_BASE_SECONDS="0.01"),
                          capture_output=True, text=True, timeout=120)
     took = time.monotonic() - t0
-    failed = [ln for ln in res.stdout.splitlines() if ln.startswith("failed Invoice")]
-    print(f"\n[{took:.1f}s exit {res.returncode}] " + " | ".join(ln[:120] for ln in failed))
-    assert res.returncode == 1
-    assert [ln.split(":")[0] for ln in failed] == ["failed Invoice 2024-03-01", "failed Invoice 2024-03-02"]
-    assert all("connection failed" in ln or "circuit breaker open" in ln for ln in failed)
+    last = res.stderr.strip().splitlines()[-1]
+    print(f"\n[{took:.1f}s exit {res.returncode}] {last[:160]}")
+    assert res.returncode == 2
+    assert last.startswith("error: ") and ("connection failed" in last or "circuit breaker open" in last), last
     assert "Traceback" not in res.stdout + res.stderr
     assert took < 20
     raw, ledger = _written(pg_url)
-    assert raw == 0 and ledger == 2  # the failed days are in the ledger for retry-failed; no rows
+    assert raw == 0 and ledger == 0  # stopped before the first day: nothing to retry, nothing written
 
 
 def test_mage_generator_rejects_a_future_fecha_inicio_like_the_cli():

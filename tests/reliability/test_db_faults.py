@@ -31,7 +31,9 @@ def own_server() -> Iterator[Any]:
     """A dedicated embedded PostgreSQL (restarting the session's shared server would hit other tests)."""
     from qbo_ingest.local import postgres as embedded_db
 
-    server = embedded_db.start(Path(tempfile.mkdtemp(prefix="qbo-rel-pg-")) / "pgdata", cleanup="delete")
+    base = Path(tempfile.mkdtemp(prefix="qbo-rel-pg-"))
+    base.chmod(0o711)  # as root the server's system user must traverse it
+    server = embedded_db.start(base / "pgdata", cleanup="delete")
     try:
         yield server
     finally:

@@ -40,7 +40,7 @@ def test_1000_rotating_refreshes_by_10_workers_in_2_processes(pg_url):
         ) for _ in range(2)]
         outs = [p.communicate(timeout=300) for p in procs]
         token_calls = emu.counters()["token"]
-        row = PostgresTokenStore(pg_url).get(emu.cfg.realm_id, emu.cfg.client_id)
+        row = PostgresTokenStore(pg_url, key_material=emu.cfg.client_secret).get(emu.cfg.realm_id, emu.cfg.client_id)
         assert row is not None and row.refresh_token
         # the stored refresh token is the live one: one more refresh works
         oauth = OAuthSession(emu.cfg.client_id, emu.cfg.client_secret, token_url=srv.token_url)

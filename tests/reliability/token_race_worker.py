@@ -24,7 +24,7 @@ from qbo_ingest.source.auth.token_store import PostgresTokenStore
 
 def main(argv: list[str]) -> None:
     dsn, base, token_url, client_id, secret, realm, seed, threads, target = argv
-    store = PostgresTokenStore(dsn)
+    store = PostgresTokenStore(dsn, key_material=secret)
     out: dict[str, Any] = {"used": 0, "errors": []}
     lock = threading.Lock()
     deadline = time.monotonic() + 240

@@ -193,7 +193,9 @@ def test_loader_cannot_create_a_missing_table_and_is_told_to_run_db_init(
 
 
 def test_init_db_rejects_bad_role_names(pg_url: str) -> None:
-    with pytest.raises(ValueError, match="loader_role must be a non-empty role name"):
+    from qbo_ingest.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="--loader-role must be a non-empty role name"):
         wh.init_db(pg_url, loader_role=" ")
-    with pytest.raises(psycopg.Error, match="loader and analyst roles must differ"):
+    with pytest.raises(ConfigError, match="--loader-role and --analyst-role are both 'same_role_x': they must differ"):
         wh.init_db(pg_url, loader_role="same_role_x", analyst_role="same_role_x")

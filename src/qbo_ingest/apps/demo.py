@@ -28,7 +28,7 @@ def run(*, fecha_inicio: str | None = None, fecha_fin: str | None = None, data_d
     pgdata = Path(data_dir) if data_dir else embedded_db.default_data_dir()
     console = output.console
     console.print(f"Starting embedded PostgreSQL in {pgdata} ...")
-    server = embedded_db.start(pgdata, cleanup="stop")
+    server = embedded_db.start(pgdata, cleanup=None)  # stays up after the demo, as it says below
     url = embedded_db.url_of(server)
     emu = Emulator(EmulatorConfig(seed=seed, profile="demo", data_end=DEMO_DATA_END))
     with serve_in_thread(emu) as srv:
@@ -43,8 +43,9 @@ def run(*, fecha_inicio: str | None = None, fecha_fin: str | None = None, data_d
     commands.status(ents, settings=settings)
     console.print("\nThe warehouse stays up for you to query:")
     console.print(f"  psql '{url}' -c 'SELECT DATE(extract_window_start_utc), COUNT(*) "
-                  "FROM raw.qb_invoices GROUP BY 1 ORDER BY 1'")
-    console.print(f"  connection URL: {url}")
+                  "FROM raw.qb_invoices GROUP BY 1 ORDER BY 1'", soft_wrap=True)
+    console.print(f"  connection URL: {url}", soft_wrap=True)
+    console.print(f"  stop it with: {embedded_db.stop_command(pgdata)}", soft_wrap=True)
     return report.ok
 
 

@@ -18,7 +18,7 @@ def engine(settings: Settings, *, concurrency: int = 4, page_size: int = 1000, s
     """An Engine with its own QBO client; the client (and its HTTP pool) is closed on exit."""
     settings.require_qbo()
     conninfo = dsn or settings.dsn()
-    client = QboClient(settings, token_store=PostgresTokenStore(conninfo))
+    client = QboClient(settings, token_store=PostgresTokenStore(conninfo, key_material=settings.token_key_material()))
     try:
         yield Engine(client=client, dsn=conninfo, realm_id=settings.realm_id or "", page_size=page_size,
                      concurrency=concurrency, source_checks=source_checks, on_day=on_day)

@@ -14,7 +14,7 @@ from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.engine import Engine
 from qbo_ingest.pipeline.planning import Span, contiguous_runs
 from qbo_ingest.pipeline.report import DayOutcome, RunReport
-from qbo_ingest.windows import DateLike, daily_windows, parse_day
+from qbo_ingest.windows import DateLike, daily_windows, day_range
 
 log = logging.getLogger("qbo_ingest.backfill")
 
@@ -22,7 +22,7 @@ log = logging.getLogger("qbo_ingest.backfill")
 def backfill(engine: Engine, entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *,
              resume: bool = False, run_id: str | None = None) -> RunReport:
     """Every UTC day of `fecha_inicio`..`fecha_fin` for each entity; `resume` skips days that succeeded."""
-    days = [w.day for w in daily_windows(fecha_inicio, fecha_fin)]
+    days = [w.day for w in daily_windows(fecha_inicio, fecha_fin, today=engine.clock().date())]
     plan: dict[Entity, list[date]] = {}
     with engine.checked(entities) as conn:
         for e in entities:
@@ -41,8 +41,7 @@ def retry_failed(engine: Engine, entities: Sequence[Entity], *, start: DateLike 
                  end: DateLike | None = None,
                  run_id: str | None = None) -> RunReport:
     """Rerun every day whose ledger status is not `succeeded` (failed, or left running by a crash)."""
-    s = parse_day(start, name="--from") if start else None
-    t = parse_day(end, name="--to") if end else None
+    s, t = day_range(start, end)
     plan: dict[Entity, list[date]] = {}
     with engine.checked(entities) as conn:
         for e in entities:

@@ -20,6 +20,7 @@ class DayStats:
     pages: int = 0
     requests: int = 0
     retries: int = 0
+    chars_escaped: int = 0
     intuit_tid: str | None = None
     started: float = field(default_factory=time.monotonic)
 
@@ -69,11 +70,12 @@ class DayBook:
             st.retries += retries
             st.intuit_tid = intuit_tid or st.intuit_tid
 
-    def add_rows(self, entity: str, d: date, fetched: int, upserted: int) -> None:
+    def add_rows(self, entity: str, d: date, fetched: int, upserted: int, escaped: int = 0) -> None:
         with self._lock:
             st = self._days[(entity, d)].stats
             st.rows_fetched += fetched
             st.rows_upserted += upserted
+            st.chars_escaped += escaped
             st.pages += 1
 
     def fail(self, entity: str, days: Sequence[date], error: str) -> None:

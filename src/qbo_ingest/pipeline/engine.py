@@ -13,11 +13,11 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
 
 from qbo_ingest import faultpoints
@@ -28,14 +28,29 @@ from qbo_ingest.pipeline.planning import Span, contiguous_runs, split_run
 from qbo_ingest.pipeline.quality import QualityGateError, check_window, source_check
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
 from qbo_ingest.pipeline.source import Source
-from qbo_ingest.records import utc_day
+from qbo_ingest.records import placed_time
 from qbo_ingest.redact import redact
-from qbo_ingest.warehouse.ledger import Status
-from qbo_ingest.windows import Window
+from qbo_ingest.warehouse.ledger import RunStatus, Status
+from qbo_ingest.windows import Window, day_window
 
 log = logging.getLogger("qbo_ingest.backfill")
 
 MAX_IN_FLIGHT = 10  # QBO: 10 requests per second / in flight per realm
+
+
+class Interrupted(Exception):
+    """A stream stopped by Ctrl-C (SIGINT) before it finished its days."""
+
+    def __str__(self) -> str:
+        return "interrupted (Ctrl-C) before this day was finished; rerun it: qbo-ingest retry-failed"
+
+
+def _day(rec: dict[str, Any], floor: datetime | None) -> date:
+    return placed_time(rec, floor).astimezone(timezone.utc).date()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 __all__ = ["MAX_IN_FLIGHT", "DayBook", "DayOutcome", "Engine", "RunReport"]
 
@@ -51,7 +66,10 @@ class Engine:
     concurrency: int = 4
     source_checks: bool = True
     on_day: ProgressFn | None = None
+    clock: Callable[[], datetime] = field(default=_utcnow, repr=False)  # aware UTC now
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Set on Ctrl-C: every stream stops before its next request, no queued stream starts.
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
 
     # ---------------------------------------------------------------- preflight
     @contextmanager
@@ -86,23 +104,62 @@ class Engine:
         with wh.connect(self.dsn) as conn:
             wh.run_start(conn, run_id=report.run_id, command=command,
                          entities=[e.name for e in plan], realm_id=self.realm_id)
+        self._stop.clear()
+        with wh.run_alive(self.dsn, report.run_id):  # released at the end, or by the server if we die
+            self._run_jobs(plan, jobs, book, report, t0)
+        report.outcomes.sort(key=lambda o: (o.entity, o.day))
+        return report
+
+    def _run_jobs(self, plan: dict[Entity, list[date]], jobs: list[tuple[Entity, Span]], book: DayBook,
+                  report: RunReport, t0: float) -> None:
+        interrupted = False
+        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo")
         try:
-            with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo") as pool:
-                futures = [pool.submit(self.stream, e, span, report.run_id, book) for e, span in jobs]
+            futures = [pool.submit(self.stream, e, span, report.run_id, book) for e, span in jobs]
+            try:
                 for fut in as_completed(futures):
-                    outcomes, requests = fut.result()
-                    report.outcomes.extend(outcomes)
-                    report.requests += requests
+                    self._collect(fut.result(), report)
+            except KeyboardInterrupt:
+                interrupted = True
+                self._stop_streams(futures, report)
+                raise
             if self.source_checks:
                 report.source_mismatches = self._source_checks(plan, report)
         finally:
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
             report.seconds = time.monotonic() - t0
+            status: RunStatus = "interrupted" if interrupted else "succeeded" if report.ok else "failed"
             with wh.connect(self.dsn) as conn:
-                wh.run_finish(conn, run_id=report.run_id, status="succeeded" if report.ok else "failed",
-                              requests=report.requests, days_succeeded=len(report.outcomes) - len(report.failed),
+                wh.run_finish(conn, run_id=report.run_id, status=status,
+                              requests=report.requests,
+                              days_succeeded=len(report.outcomes) - len(report.failed) - len(report.open_days),
                               days_failed=len(report.failed))
-        report.outcomes.sort(key=lambda o: (o.entity, o.day))
-        return report
+
+    @staticmethod
+    def _collect(result: tuple[list[DayOutcome], int], report: RunReport) -> None:
+        outcomes, requests = result
+        report.outcomes.extend(outcomes)
+        report.requests += requests
+
+    def _stop_streams(self, futures: Sequence[Any], report: RunReport) -> None:
+        """Ctrl-C: no queued stream starts; running ones stop before their next request and record their
+        unfinished days as failed (interrupted). A further Ctrl-C while they stop does not cut that short:
+        a day must never be left claiming a state it is not in."""
+        self._stop.set()
+        for f in futures:
+            f.cancel()
+        running = [f for f in futures if not f.cancelled()]
+        log.warning("interrupted: stopping %d stream(s) after their request in flight (at most one timeout)",
+                    sum(1 for f in running if not f.done()))
+        for f in running:
+            while True:
+                try:
+                    self._collect(f.result(), report)
+                    break
+                except KeyboardInterrupt:
+                    log.warning("still stopping: waiting for the requests in flight")
+                except Exception:  # the stream's own failure is already in its days' ledger rows
+                    break
 
     @property
     def workers(self) -> int:
@@ -130,39 +187,56 @@ class Engine:
         requests = 0
         lg = log.getChild(entity.snake)
 
+        # A day that has not ended when the stream starts is loaded but never closed: QBO may still add
+        # records to it, so it must not become `succeeded` (which --resume and retry-failed skip).
+        started = self.clock()
+        unended = {d for d in span.days if day_window(d).end > started}
+
         def release_until(conn: Any, limit: date | None, *, error: str | None = None) -> None:
             while mine and (limit is None or mine[0] < limit):
                 d = mine.pop(0)
                 entry = book.release(name, d)
-                if entry is not None:
+                if entry is None:
+                    continue
+                if d in unended and entry.error is None:
+                    outcomes.append(self._leave_open(entity, d, entry.stats, lg))
+                else:
                     outcomes.append(self._close_day(conn, entity, d, entry.stats, run_id, entry.error, lg))
 
         try:
             with wh.connect(self.dsn) as conn:
-                wh.ledger_begin(conn, self.realm_id, name, book.claim_begin(name, span.days), run_id=run_id)
+                begin = [d for d in book.claim_begin(name, span.days) if d not in unended]
+                wh.ledger_begin(conn, self.realm_id, name, begin, run_id=run_id)
                 faultpoints.hit("ledger_begin")
                 try:
                     window = span.window
+                    if self._stop.is_set():
+                        raise Interrupted()
                     for page in self.client.pages(entity, window.start, window.end, page_size=self.page_size):
                         requests += page.requests
                         records = page.records
-                        first_day = utc_day(records[0]) if records else (mine[0] if mine else span.days[-1])
+                        first_day = (_day(records[0], page.floor) if records else
+                                     (mine[0] if mine else span.days[-1]))
                         tgt = first_day if first_day in span.days else span.days[-1]
                         book.add_requests(name, tgt, page.requests, page.retries, page.intuit_tid)
                         if not records:
                             continue
                         faultpoints.hit("fetch")
                         res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
-                                             body=page.body)
+                                             body=page.body, floor=page.floor)
                         for d, (fetched, upserted) in res.by_day.items():
                             if d not in span.days:  # outside the span: cannot happen with a bounded query
                                 lg.warning("record outside %s attributed to %s", span.label, d)
                                 continue
-                            book.add_rows(name, d, fetched, upserted)
-                        release_until(conn, utc_day(records[-1]))
+                            book.add_rows(name, d, fetched, upserted, res.escaped_by_day.get(d, 0))
+                        release_until(conn, _day(records[-1], page.floor))
+                        if self._stop.is_set():
+                            raise Interrupted()
                     release_until(conn, None)
                 except Exception as exc:  # the stream failed: its unreleased days fail, named
-                    msg = redact(f"{type(exc).__name__}: {exc}")
+                    # whatever broke once Ctrl-C was pressed (a closed client included), it was the Ctrl-C
+                    err: Exception = Interrupted() if self._stop.is_set() else exc
+                    msg = redact(f"{type(err).__name__}: {err}")
                     first = mine[0] if mine else span.days[-1]
                     lg.error("%s failed at %s (span %s): %s", name, entity.block_name(first.isoformat()),
                              span.label, msg)
@@ -179,6 +253,15 @@ class Engine:
             raise
         return outcomes, requests
 
+    def _leave_open(self, entity: Entity, d: date, st: DayStats, lg: logging.Logger) -> DayOutcome:
+        lg.info("%s %s has not ended (UTC): %d record(s) so far loaded; the day is not closed in the ledger "
+                   "(a sync or backfill after it ends closes it)", entity.name, d, st.rows_fetched)
+        out = DayOutcome(entity.name, d, "open", st.rows_fetched, st.rows_upserted, st.requests, None)
+        if self.on_day is not None:
+            with self._lock:
+                self.on_day(out)
+        return out
+
     def _close_day(self, conn: Any, entity: Entity, d: date, st: DayStats, run_id: str,
                    error: str | None, lg: logging.Logger) -> DayOutcome:
         label = entity.block_name(d.isoformat())
@@ -194,6 +277,7 @@ class Engine:
         wh.ledger_finish(conn, self.realm_id, entity.name, d, status=status,
                          rows_fetched=st.rows_fetched, rows_upserted=st.rows_upserted, pages=st.pages,
                          requests=st.requests, retries=st.retries, error=error, intuit_tid=st.intuit_tid,
+                         chars_escaped=st.chars_escaped,
                          seconds=round(time.monotonic() - st.started, 3), run_id=run_id)
         out = DayOutcome(entity.name, d, status, st.rows_fetched, st.rows_upserted, st.requests, error)
         if self.on_day is not None:

@@ -11,7 +11,7 @@ from datetime import date
 class DayOutcome:
     entity: str
     day: date
-    status: str  # succeeded | failed
+    status: str  # succeeded | failed | open (the day had not ended: loaded, not closed in the ledger)
     rows_fetched: int
     rows_upserted: int
     requests: int
@@ -28,7 +28,11 @@ class RunReport:
 
     @property
     def failed(self) -> list[DayOutcome]:
-        return [o for o in self.outcomes if o.status != "succeeded"]
+        return [o for o in self.outcomes if o.status not in ("succeeded", "open")]
+
+    @property
+    def open_days(self) -> list[DayOutcome]:
+        return [o for o in self.outcomes if o.status == "open"]
 
     @property
     def ok(self) -> bool:

@@ -24,16 +24,18 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.errors import (
     AuthError,
     CircuitOpenError,
+    ConfigError,
     FatalApiError,
     QboError,
     RetriesExhausted,
     RetryableError,
 )
-from qbo_ingest.records import Page, last_updated, to_qbo_literal
+from qbo_ingest.records import Page, to_qbo_literal
 from qbo_ingest.settings import Settings
 from qbo_ingest.source import queries, retry
 from qbo_ingest.source.auth.oauth import OAuthSession
 from qbo_ingest.source.auth.token_store import AccessToken, TokenStore
+from qbo_ingest.source.paging import Cost, KeysetPager
 from qbo_ingest.source.queries import MAX_PAGE
 from qbo_ingest.source.responses import classify
 from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter, shared_limiter
@@ -43,6 +45,7 @@ __all__ = ["MAX_PAGE", "ClientStats", "Page", "QboClient"]
 log = logging.getLogger(__name__)
 
 MINOR_VERSION = "75"
+_REALMS_OK: set[tuple[str, str, str]] = set()  # (realm, client id, API base) checked by ensure_token
 CDC_MAX_DAYS = 30
 
 
@@ -122,6 +125,9 @@ class QboClient:
             retry_base_s=self.retry_base_s,
         )
         self._owns_oauth = oauth is None
+        # httpx's timeout is per read: a body trickling a byte at a time never trips it. A whole response
+        # must arrive within this (real time), else it is a retryable timeout.
+        self.response_timeout = 2 * timeout
         self._access: AccessToken | None = None
         self._token_lock = threading.Lock()
         self._stats = ClientStats()
@@ -161,68 +167,31 @@ class QboClient:
     def pages(
         self, entity: Entity | str, start: datetime, end: datetime, *, page_size: int = MAX_PAGE
     ) -> Iterator[Page]:
-        """Every record with start <= MetaData.LastUpdatedTime < end, page by page, each id once.
-
-        Keyset paging: the next page asks `LastUpdatedTime >= <last time seen>` and drops ids already
-        seen, so a record updated between two requests (it moves to the end) never shifts another one
-        out of reach, as offset paging would. If a whole page shares one second, that second is read
-        with STARTPOSITION before moving on; a position that does not advance stops with an error.
-        """
+        """Every record with start <= MetaData.LastUpdatedTime < end, page by page, each version once
+        (source/paging.py: keyset pages, a dense second read by STARTPOSITION and checked by COUNT)."""
         ent = _entity(entity)
         if not 0 < page_size <= MAX_PAGE:
             raise ValueError(f"page_size must be 1..{MAX_PAGE} (QBO's maximum), got {page_size}")
         if start.tzinfo is None or end.tzinfo is None:
             raise ValueError("start and end must be timezone-aware (UTC) datetimes")
         context = f"{ent.name} {queries.label(start, end)}"
-        seen: set[str] = set()
-        number = 0
-        pending = _Call()
 
-        def fetch(lo_: datetime, hi: datetime, position: int | None) -> list[dict[str, Any]]:
-            stmt = queries.select(ent, lo_, hi, page_size, position)
+        def fetch(lo: datetime, hi: datetime, position: int | None) -> tuple[list[dict[str, Any]], Cost]:
+            stmt = queries.select(ent, lo, hi, page_size, position)
             data, call = self._request("query", "query", {"query": stmt}, context=context)
-            pending.requests += call.requests
-            pending.retries += call.retries
-            pending.intuit_tid = call.intuit_tid
-            pending.body = call.body
             rows = (data.get("QueryResponse") or {}).get(ent.name) or []
             if not isinstance(rows, list):
                 raise FatalApiError(f"unexpected QueryResponse shape for {ent.name}", context=context)
-            return rows
+            return rows, Cost(call.requests, call.retries, call.intuit_tid, call.body)
 
-        def take(rows: list[dict[str, Any]]) -> Page | None:
-            nonlocal number, pending
-            new = [r for r in rows if str(r.get("Id")) not in seen]
-            seen.update(str(r.get("Id")) for r in new)
-            if not new:
-                return None
-            number += 1
-            page = Page(number, new, pending.intuit_tid, pending.requests, pending.retries, pending.body)
-            pending = _Call()
-            return page
+        def count(lo: datetime, hi: datetime) -> tuple[int, Cost]:
+            data, call = self._request("count", "query", {"query": queries.count(ent, lo, hi)}, context=context)
+            total = (data.get("QueryResponse") or {}).get("totalCount")
+            if total is None:
+                raise FatalApiError(f"COUNT answer without totalCount for {ent.name}", context=context)
+            return int(total), Cost(call.requests, call.retries, call.intuit_tid)
 
-        # One loop, two modes: keyset (`position` None) over [lo, end), and, when a whole page shares
-        # the second `lo`, that second read by STARTPOSITION before the keyset moves past it.
-        lo, position = start, None
-        while lo < end:
-            hi = end if position is None else min(lo + timedelta(seconds=1), end)
-            rows = fetch(lo, hi, position)
-            page = take(rows)
-            if page:
-                yield page
-            if len(rows) < page_size:
-                if position is None:
-                    return
-                lo, position = hi, None
-            elif position is not None:
-                position += len(rows)
-            else:
-                newest = max(last_updated(r, entity=ent.name) for r in rows)
-                nxt = newest.astimezone(timezone.utc).replace(microsecond=0)
-                if nxt > lo:
-                    lo = nxt
-                else:
-                    position = 1
+        return KeysetPager(ent.name, page_size, fetch, count).pages(start, end)
 
     def count(self, entity: Entity | str, start: datetime, end: datetime) -> int:
         """`SELECT COUNT(*)` with the same WHERE as `pages` (one request)."""
@@ -266,9 +235,25 @@ class QboClient:
         return out
 
     def ensure_token(self) -> None:
-        """Have a usable access token now (refreshing it if needed), so wrong credentials or a dead refresh
-        token fail once, before any load, instead of once per window."""
+        """Have a usable access token now (refreshing it if needed) and check that QBO_REALM_ID is a company
+        these credentials can read, so wrong credentials, a dead refresh token or a wrong realm fail once,
+        before any load, instead of once per window. The realm is checked once per process."""
         self._token()
+        key = (self.realm_id, self.oauth.client_id, self.base_url)
+        if key in _REALMS_OK:
+            return
+        try:
+            self.company_info()
+        except QboError as exc:
+            if exc.status == 403:
+                raise ConfigError(
+                    f"QBO_REALM_ID={self.realm_id} is not a company these credentials can read (HTTP {exc.status}"
+                    f"{', intuit_tid=' + exc.intuit_tid if exc.intuit_tid else ''})",
+                    next_step="set QBO_REALM_ID to the company id `qbo-ingest auth` printed (QuickBooks: Settings > "
+                    "Account and settings > Billing & subscription), or authorize that company with `qbo-ingest "
+                    "auth`") from None
+            raise
+        _REALMS_OK.add(key)
 
     def company_info(self) -> dict[str, Any]:
         """The CompanyInfo object: a cheap call to check credentials and realm."""
@@ -341,6 +326,21 @@ class QboClient:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _get_whole(self, url: str, params: dict[str, str], headers: dict[str, str]) -> httpx.Response:
+        """GET with a deadline on the whole response, not only on each read."""
+        deadline = time.monotonic() + self.response_timeout
+        with self._http.stream("GET", url, params=params, headers=headers) as r:
+            chunks = []
+            try:
+                for chunk in r.iter_raw():
+                    chunks.append(chunk)
+                    if time.monotonic() > deadline:
+                        raise httpx.ReadTimeout(f"whole response not received within {self.response_timeout:g}s")
+            except httpx.StreamConsumed:  # an in-memory response (a test transport): nothing left to wait for
+                r.read()
+                return r
+            return httpx.Response(r.status_code, headers=r.headers, content=b"".join(chunks), request=r.request)
+
     def _attempt(self, kind: str, url: str, params: dict[str, str], call: _Call, what: str) -> dict[str, Any]:
         stale: str | None = None
         for auth_try in range(2):
@@ -350,7 +350,7 @@ class QboClient:
             call.requests += 1
             self._count("requests", kind=kind)
             try:
-                resp = self._http.get(url, params=params, headers={"Authorization": f"Bearer {token}"})
+                resp = self._get_whole(url, params, {"Authorization": f"Bearer {token}"})
             except httpx.TimeoutException:
                 self.breaker.record_failure()
                 raise RetryableError(f"QBO {what} timed out", kind="timeout") from None

@@ -21,7 +21,11 @@ from qbo_ingest.redact import redact
 
 RAW_SCHEMA = "raw"
 STATE_SCHEMA = "qbo_ingest"
+LOCK_TIMEOUT = "30s"  # waiting longer for a lock means another session holds it: say so
+STATEMENT_TIMEOUT = "15min"  # far above any page upsert or count (bench/README.md)
 STATE_TABLES = ("ledger", "runs", "oauth_tokens", "cdc_state")
+# Columns added to a state table after its first release (state.sql adds them; db init applies it).
+STATE_COLUMNS = (("ledger", "chars_escaped"),)
 
 EntityLike = Entity | str
 
@@ -34,6 +38,12 @@ def connect(dsn: str) -> psycopg.Connection[Any]:
         first = redact(str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise WarehouseError(f"cannot connect to the warehouse: {first}") from None
     conn.execute("SET TIME ZONE 'UTC'")
+    # Never wait forever on another session's lock or on one statement: a default when the role, the
+    # database or PGOPTIONS set none (a DBA's own setting wins).
+    for name, value in (("lock_timeout", LOCK_TIMEOUT), ("statement_timeout", STATEMENT_TIMEOUT)):
+        row = conn.execute("SELECT current_setting(%s)", (name,)).fetchone()
+        if row is not None and str(row[0]) == "0":
+            conn.execute(sql.SQL("SET {} = {}").format(sql.Identifier(name), sql.Literal(value)))
     conn.commit()
     return conn
 

@@ -9,7 +9,8 @@ inside a transaction the caller opened. Day ranges here are inclusive (`start`..
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -27,7 +28,7 @@ MAX_ERROR_CHARS = 2000
 
 _LEDGER_COLUMNS = (
     "realm_id, entity, day, status, rows_fetched, rows_upserted, pages, requests, retries, "
-    "attempts, started_at, finished_at, seconds, error, intuit_tid, run_id"
+    "chars_escaped, attempts, started_at, finished_at, seconds, error, intuit_tid, run_id"
 )
 _RUN_COLUMNS = (
     "run_id, command, realm_id, entities, range_start, range_end, started_at, finished_at, status, "
@@ -46,6 +47,7 @@ class LedgerRow:
     pages: int
     requests: int
     retries: int
+    chars_escaped: int
     attempts: int
     started_at: datetime | None
     finished_at: datetime | None
@@ -87,8 +89,10 @@ def ledger_begin(
 ) -> None:
     """Mark days `running` (counts reset, attempts + 1, started_at now).
 
-    A day still `running` under another run means that run's process ended without finishing it
-    (killed, crashed, the machine went down): that run is marked `interrupted` in the runs table.
+    A day still `running` under another run whose process no longer holds its liveness lock
+    (`run_alive`: it was killed, crashed, the machine went down) means that run ended without finishing
+    it: that run is marked `interrupted` in the runs table. A run still alive is left alone (both load
+    the day; the upsert is idempotent and the last to finish writes the day's row).
     """
     ds = sorted(set(days))
     if not ds:
@@ -99,7 +103,8 @@ def ledger_begin(
     error = 'ended without finishing (process killed or crashed); its days were taken over by run ' || %s
 WHERE status = 'running' AND run_id <> %s AND run_id IN (
     SELECT l.run_id FROM qbo_ingest.ledger AS l WHERE l.realm_id = %s AND l.entity = %s
-       AND l.day = ANY(%s::date[]) AND l.status = 'running')""",
+       AND l.day = ANY(%s::date[]) AND l.status = 'running')
+  AND pg_try_advisory_xact_lock(hashtextextended('qbo_ingest.run:' || run_id, 0))""",
             (run_id, run_id, realm_id, _name(entity), ds),
         )
         conn.execute(
@@ -109,7 +114,7 @@ SELECT %s, %s, d, 'running', 1, now(), %s FROM unnest(%s::date[]) AS d
 ON CONFLICT (realm_id, entity, day) DO UPDATE SET
     status = 'running', attempts = l.attempts + 1, started_at = now(), finished_at = NULL,
     seconds = NULL, error = NULL, run_id = EXCLUDED.run_id, rows_fetched = 0, rows_upserted = 0,
-    pages = 0, requests = 0, retries = 0""",
+    pages = 0, requests = 0, retries = 0, chars_escaped = 0""",
             (realm_id, _name(entity), run_id, ds),
         )
 
@@ -130,6 +135,7 @@ def ledger_finish(
     intuit_tid: str | None = None,
     seconds: float | None = None,
     run_id: str | None = None,
+    chars_escaped: int = 0,
 ) -> None:
     """Record a day's outcome (inserting the row if `ledger_begin` was not called)."""
     if status not in ("succeeded", "failed"):
@@ -137,21 +143,21 @@ def ledger_finish(
     with conn.transaction():
         conn.execute(
             """INSERT INTO qbo_ingest.ledger AS l (realm_id, entity, day, status, rows_fetched, rows_upserted,
-        pages, requests, retries, attempts, started_at, finished_at, seconds, error,
+        pages, requests, retries, chars_escaped, attempts, started_at, finished_at, seconds, error,
         intuit_tid, run_id)
 VALUES (%(realm)s, %(entity)s, %(day)s, %(status)s, %(fetched)s, %(upserted)s, %(pages)s, %(requests)s,
-        %(retries)s, 1, now(), now(), %(seconds)s, %(error)s, %(tid)s, %(run)s)
+        %(retries)s, %(escaped)s, 1, now(), now(), %(seconds)s, %(error)s, %(tid)s, %(run)s)
 ON CONFLICT (realm_id, entity, day) DO UPDATE SET
     status = EXCLUDED.status, rows_fetched = EXCLUDED.rows_fetched, rows_upserted = EXCLUDED.rows_upserted,
     pages = EXCLUDED.pages, requests = EXCLUDED.requests, retries = EXCLUDED.retries,
-    finished_at = now(), error = EXCLUDED.error,
+    chars_escaped = EXCLUDED.chars_escaped, finished_at = now(), error = EXCLUDED.error,
     seconds = COALESCE(EXCLUDED.seconds, EXTRACT(EPOCH FROM now() - l.started_at)::double precision),
     intuit_tid = COALESCE(EXCLUDED.intuit_tid, l.intuit_tid), run_id = COALESCE(EXCLUDED.run_id, l.run_id),
     attempts = GREATEST(l.attempts, 1), started_at = COALESCE(l.started_at, now())""",
             {
                 "realm": realm_id, "entity": _name(entity), "day": day, "status": status,
                 "fetched": rows_fetched, "upserted": rows_upserted, "pages": pages, "requests": requests,
-                "retries": retries, "seconds": seconds, "error": _clip(error),
+                "retries": retries, "escaped": chars_escaped, "seconds": seconds, "error": _clip(error),
                 "tid": intuit_tid, "run": run_id,
             },
         )
@@ -267,6 +273,18 @@ def runs_recent(conn: psycopg.Connection[Any], limit: int = 20) -> list[RunRow]:
         return cur.execute(q, (limit,)).fetchall()
 
 
+@contextmanager
+def run_alive(dsn: str, run_id: str) -> Iterator[None]:
+    """Hold the run's liveness lock (a session advisory lock on its own connection) while the run lives;
+    the server releases it when the process dies, however it dies."""
+    conn = psycopg.connect(dsn, autocommit=True)
+    try:
+        conn.execute("SELECT pg_advisory_lock(hashtextextended('qbo_ingest.run:' || %s, 0))", (run_id,))
+        yield
+    finally:
+        conn.close()
+
+
 def cdc_checked_at(conn: psycopg.Connection[Any], realm_id: str, entity: Entity | str) -> datetime | None:
     """When the sync last asked CDC for this entity's deletions (the next `changedSince`), or None."""
     with conn.transaction():
@@ -279,3 +297,12 @@ def cdc_save_check(conn: psycopg.Connection[Any], realm_id: str, entity: Entity 
     with conn.transaction():
         conn.execute("""INSERT INTO qbo_ingest.cdc_state (realm_id, entity, checked_at) VALUES (%s, %s, %s)
 ON CONFLICT (realm_id, entity) DO UPDATE SET checked_at = EXCLUDED.checked_at""", (realm_id, _name(entity), at))
+
+
+def newest_succeeded_day(conn: psycopg.Connection[Any], realm_id: str, entity: Entity | str) -> date | None:
+    """The newest UTC day the ledger marks succeeded for this entity, or None: what the sync starts
+    from when raw holds nothing for it (a backfill of days with no record)."""
+    with conn.transaction():
+        row = conn.execute("SELECT max(day) FROM qbo_ingest.ledger WHERE realm_id = %s AND entity = %s "
+                           "AND status = 'succeeded'", (realm_id, _name(entity))).fetchone()
+    return row[0] if row else None

@@ -14,12 +14,13 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
 from qbo_ingest import faultpoints
 from qbo_ingest.catalogue import Entity
-from qbo_ingest.records import last_updated, parse_qbo_time, record_id
+from qbo_ingest.errors import WarehouseError
+from qbo_ingest.records import parse_qbo_time, placed_time, readable_time, record_id
 from qbo_ingest.warehouse.connection import EntityLike, entity_of, table
+from qbo_ingest.warehouse.storable import storable_json
 from qbo_ingest.windows import Window, day_window
 
 log = logging.getLogger("qbo_ingest.warehouse")
@@ -33,6 +34,8 @@ class UpsertResult:
     rows_fetched: int
     rows_upserted: int
     by_day: dict[date, tuple[int, int]] = field(default_factory=dict)  # day -> (fetched, upserted)
+    # day -> characters jsonb cannot hold (NUL, lone surrogates), stored escaped (warehouse/storable.py)
+    escaped_by_day: dict[date, int] = field(default_factory=dict)
 
 
 def _naive_utc(ts: datetime) -> datetime:
@@ -60,6 +63,7 @@ def upsert_page(
     page_number: int,
     window: Window | None = None,
     body: bytes | None = None,
+    floor: datetime | None = None,
 ) -> UpsertResult:
     """Load one page: COPY into a temp table, then INSERT ... ON CONFLICT DO UPDATE where not older.
 
@@ -79,9 +83,12 @@ def upsert_page(
         return UpsertResult(0, 0, {})
     rows: list[tuple[str, Mapping[str, Any], datetime, datetime, datetime]] = []
     fetched_by_day: dict[date, int] = {}
+    unplaced: list[str] = []
     for rec in records:
         rid = record_id(rec, entity=e.name)
-        lu = last_updated(rec, entity=e.name)
+        lu = placed_time(rec, floor, entity=e.name)
+        if floor is not None and readable_time(rec) is None:
+            unplaced.append(rid)
         w = window or day_window(lu.astimezone(UTC).date())
         ws, we = _naive_utc(w.start), _naive_utc(w.end)
         fetched_by_day[ws.date()] = fetched_by_day.get(ws.date(), 0) + 1
@@ -111,6 +118,40 @@ def upsert_page(
 SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
     ).format(t=table(e), stage=sql.Identifier("pg_temp", _STAGE))
 
+    escaped_by_day: dict[date, int] = {}
+    escaped_ids: list[str] = []
+    upserted_by_day: dict[date, int] = {}
+    try:
+        _load_page(conn, e, realm_id, rows, stmt, page_number, body, escaped_by_day, escaped_ids, upserted_by_day)
+    except psycopg.errors.LockNotAvailable:
+        raise WarehouseError(f"{e.qualified_table} is locked by another session (waited lock_timeout)",
+                             next_step="find it with SELECT pid, usename, state, query FROM pg_stat_activity "
+                             "WHERE pid IN (SELECT pid FROM pg_locks WHERE relation = "
+                             f"'{e.qualified_table}'::regclass); end it, then qbo-ingest retry-failed") from None
+    except psycopg.errors.QueryCanceled:
+        raise WarehouseError(f"{e.qualified_table}: page {page_number} took longer than statement_timeout",
+                             next_step="check the server's load and locks, then qbo-ingest retry-failed") from None
+    except psycopg.DataError as exc:
+        # The message's DETAIL/CONTEXT quote the offending record's text: keep only the primary message.
+        raise WarehouseError(f"{e.name} page {page_number}: PostgreSQL refused a record ({exc.sqlstate}: "
+                             f"{exc.diag.message_primary})",
+                             next_step="report the page's record Ids (in the log) as a bug") from None
+    by_day = {d: (n, upserted_by_day.get(d, 0)) for d, n in sorted(fetched_by_day.items())}
+    if unplaced:  # stored, not dropped: QBO returned them for this query
+        log.warning("%s page %d: %d record(s) without a readable MetaData.LastUpdatedTime (missing, or no UTC "
+                    "offset) stored at the query's lower bound %s, Id %s", e.name, page_number, len(unplaced),
+                    floor.isoformat() if floor else "-", ", ".join(unplaced[:20]))
+    if escaped_ids:  # Ids only: never the record's text
+        log.warning("%s page %d: %d character(s) jsonb cannot hold (NUL, lone surrogate) stored escaped "
+                    "as \\uXXXX text in %d record(s), Id %s", e.name, page_number,
+                    sum(escaped_by_day.values()), len(escaped_ids), ", ".join(escaped_ids[:20]))
+    return UpsertResult(len(records), sum(upserted_by_day.values()), by_day, escaped_by_day)
+
+
+def _load_page(conn: psycopg.Connection[Any], e: Entity, realm_id: str,
+               rows: Sequence[tuple[str, Mapping[str, Any], datetime, datetime, datetime]], stmt: sql.Composed,
+               page_number: int, body: bytes | None, escaped_by_day: dict[date, int], escaped_ids: list[str],
+               upserted_by_day: dict[date, int]) -> None:
     with conn.transaction():
         _create_stage(conn)
         with conn.cursor() as cur:
@@ -121,12 +162,14 @@ SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
                     )
                 ) as cp:
                     for rid, rec, lu, ws, we in rows:
-                        cp.write_row((rid, Jsonb(rec), lu, ws, we))
+                        text, n = storable_json(rec)
+                        if n:
+                            escaped_by_day[ws.date()] = escaped_by_day.get(ws.date(), 0) + n
+                            escaped_ids.append(rid)
+                        cp.write_row((rid, text, lu, ws, we))
             cur.execute(stmt, {"realm": realm_id, "page": page_number})
-            upserted_by_day = {d: int(n) for d, n in cur.fetchall()}
+            upserted_by_day.update({d: int(n) for d, n in cur.fetchall()})
             faultpoints.hit("upsert")  # test seam: a crash here must leave no partial page
-    by_day = {d: (n, upserted_by_day.get(d, 0)) for d, n in sorted(fetched_by_day.items())}
-    return UpsertResult(len(records), sum(upserted_by_day.values()), by_day)
 
 
 def _stage_from_body(conn: psycopg.Connection[Any], e: Entity, body: bytes,

@@ -22,9 +22,10 @@ import psycopg
 from psycopg import sql
 
 from qbo_ingest.catalogue import Entity
-from qbo_ingest.errors import GrantError
+from qbo_ingest.errors import ConfigError, GrantError, WarehouseError
 from qbo_ingest.warehouse.connection import (
     RAW_SCHEMA,
+    STATE_COLUMNS,
     STATE_SCHEMA,
     STATE_TABLES,
     EntityLike,
@@ -122,9 +123,17 @@ def _create_missing(conn: psycopg.Connection[Any], es: list[Entity], created: li
                 conn.execute(stmt)
             created.append(e.qualified_table)
     absent = [t for t in STATE_TABLES if not exists(conn, STATE_SCHEMA, t)]
-    if absent:  # state.sql creates every missing state table at once (IF NOT EXISTS)
+    if absent or _absent_columns(conn):  # state.sql creates every missing state object at once (IF NOT EXISTS)
         conn.execute(_sql_text("state.sql"))
     created += [f"{STATE_SCHEMA}.{t}" for t in absent]
+
+
+def _absent_columns(conn: psycopg.Connection[Any]) -> list[str]:
+    have = {(str(t), str(c)) for t, c in conn.execute(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = %s",
+        (STATE_SCHEMA,)).fetchall()}
+    tables = {t for t, _ in have}
+    return [f"{STATE_SCHEMA}.{t}.{c}" for t, c in STATE_COLUMNS if t in tables and (t, c) not in have]
 
 
 def _absent(conn: psycopg.Connection[Any], es: list[Entity]) -> list[str]:
@@ -136,7 +145,52 @@ def _absent(conn: psycopg.Connection[Any], es: list[Entity]) -> list[str]:
         (RAW_SCHEMA, [e.table for e in es], STATE_SCHEMA, list(STATE_TABLES)),
     ).fetchall()
     have = {(str(a), str(b)) for a, b in rows}
-    return [f"{schema}.{name}" for schema, name in dict.fromkeys(wanted) if (schema, name) not in have]
+    missing = [f"{schema}.{name}" for schema, name in dict.fromkeys(wanted) if (schema, name) not in have]
+    return missing + _absent_columns(conn)
+
+
+RESERVED_ROLES = frozenset({"public", "none", "current_user", "current_role", "session_user", "user", "all"})
+_UNSAFE_ATTRS = ("rolsuper", "rolcreatedb", "rolcreaterole", "rolreplication", "rolbypassrls")
+
+
+def _check_roles(conn: psycopg.Connection[Any], loader: str, analyst: str) -> None:
+    """One clear error before anything changes: two different names, neither reserved nor the admin, and an
+    existing role only when it already is what db init makes (LOGIN, no SUPERUSER/CREATEDB/CREATEROLE/
+    REPLICATION/BYPASSRLS): db init never changes the attributes of a role it did not make."""
+    for option, name in (("--loader-role", loader), ("--analyst-role", analyst)):
+        if not name or not name.strip():
+            raise ConfigError(f"{option} must be a non-empty role name", next_step="e.g. --loader-role qbo_loader")
+        if name.lower() in RESERVED_ROLES or name.lower().startswith("pg_"):
+            raise ConfigError(f"{option}={name!r} is a reserved PostgreSQL role name",
+                              next_step="choose another name, e.g. qbo_loader")
+    if loader == analyst:
+        raise ConfigError(f"--loader-role and --analyst-role are both {loader!r}: they must differ",
+                          next_step="e.g. --loader-role qbo_loader --analyst-role qbo_analyst")
+    row = conn.execute("SELECT current_user").fetchone()
+    admin = str(row[0]) if row else ""
+    for option, name in (("--loader-role", loader), ("--analyst-role", analyst)):
+        if name == admin:
+            raise ConfigError(f"{option}={name!r} is the admin running db init",
+                              next_step="run db init as an admin and give the loader/analyst other names")
+        attrs = conn.execute(f"SELECT rolcanlogin, {', '.join(_UNSAFE_ATTRS)} FROM pg_roles WHERE rolname = %s",
+                             (name,)).fetchone()
+        if attrs is None:
+            continue
+        unsafe = [a[3:].upper() for a, v in zip(_UNSAFE_ATTRS, attrs[1:], strict=True) if v]
+        if unsafe or not attrs[0]:
+            what = ", ".join(unsafe + ([] if attrs[0] else ["NOLOGIN"]))
+            raise ConfigError(f"{option}={name!r} is an existing role with {what}; db init does not change the "
+                              "attributes of a role it did not make",
+                              next_step="choose a new role name (db init creates it), or change that role yourself")
+    conn.rollback()
+
+
+def _verifier(conn: psycopg.Connection[Any], role: str, password: str | None) -> str:
+    """The SCRAM-SHA-256 verifier of a password, computed here (libpq's PQencryptPasswordConn, as psql's
+    \\password does): the server, its log and any error text only ever see the verifier."""
+    if not password:
+        return ""
+    return conn.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
 
 
 def init_db(
@@ -150,21 +204,21 @@ def init_db(
 ) -> InitResult:
     """What `qbo-ingest db init` does, as an admin: schemas, tables, then sql/roles.sql. Idempotent.
 
-    Role names and passwords reach roles.sql as transaction-local settings, never spliced into SQL
-    text here, and are never logged. A None/empty password leaves an existing password unchanged.
+    Role names and password verifiers reach roles.sql as transaction-local settings, never spliced into
+    SQL text here; passwords are hashed client-side and never sent, logged or put in an error. A
+    None/empty password leaves an existing password unchanged. A database error is one line without
+    its SQL context.
     """
-    for label, value in (("loader_role", loader_role), ("analyst_role", analyst_role)):
-        if not value or not value.strip():
-            raise ValueError(f"{label} must be a non-empty role name")
     conn = connect(admin_dsn)
     try:
+        _check_roles(conn, loader_role, analyst_role)
         ensure_schema(conn, entities)
         with conn.transaction():
             settings = {
                 "qbo.loader_role": loader_role,
-                "qbo.loader_password": loader_password or "",
+                "qbo.loader_password": _verifier(conn, loader_role, loader_password),
                 "qbo.analyst_role": analyst_role,
-                "qbo.analyst_password": analyst_password or "",
+                "qbo.analyst_password": _verifier(conn, analyst_role, analyst_password),
             }
             for k, v in settings.items():
                 conn.execute("SELECT set_config(%s, %s, true)", (k, v))
@@ -175,7 +229,11 @@ def init_db(
             len(tables), loader_role, analyst_role,
         )
         return InitResult(tables=tables, loader_role=loader_role, analyst_role=analyst_role)
+    except psycopg.Error as exc:
+        if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+            raise WarehouseError(f"db init: {exc.diag.message_primary}",
+                                 next_step="run db init as a database admin (CREATEROLE and owner of the "
+                                 "database)") from None
+        raise WarehouseError(f"db init failed ({exc.sqlstate}): {exc.diag.message_primary}") from None
     finally:
         conn.close()
-
-

@@ -16,7 +16,7 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.jobs.reconciliation import window_label
 from qbo_ingest.pipeline.report import RunReport
 from qbo_ingest.settings import Settings
-from qbo_ingest.windows import DateLike, daily_windows, parse_day
+from qbo_ingest.windows import DateLike, daily_windows, day_range
 
 
 def _today() -> date:
@@ -39,6 +39,7 @@ def backfill(entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: Date
 
 def retry_failed(entities: Sequence[Entity], *, start: DateLike | None = None, end: DateLike | None = None,
                  concurrency: int = 4, settings: Settings | None = None) -> RunReport:
+    day_range(start, end)  # validate before touching anything
     s = _settings(settings)
     with wiring.engine(s, concurrency=concurrency) as eng:
         return jobs.retry_failed(eng, list(entities), start=start, end=end)
@@ -46,8 +47,7 @@ def retry_failed(entities: Sequence[Entity], *, start: DateLike | None = None, e
 
 def status(entities: Sequence[Entity] | None, *, start: DateLike | None = None, end: DateLike | None = None,
            per_day: bool = False, settings: Settings | None = None) -> None:
-    s_day = parse_day(start, name="--from") if start else None
-    e_day = parse_day(end, name="--to") if end else None
+    s_day, e_day = day_range(start, end)
     s = settings or Settings.load(require=("postgres",))
     names = [e.name for e in entities] if entities else None
     with wh.connect(s.dsn()) as conn:
@@ -96,6 +96,8 @@ def sync(entities: Sequence[Entity], *, concurrency: int = 4, rescan: bool = Fal
     console.print(f"CDC requests: {rep.cdc_requests}")
     for note in rep.notes:
         console.print(f"[yellow]{note}[/yellow]")
+    for err in rep.errors:
+        console.print(f"[red]{err}[/red]")
     return rep.ok
 
 

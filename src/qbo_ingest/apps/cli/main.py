@@ -210,7 +210,7 @@ def db_init(
 @app.command()
 def emulator(
     host: str = typer.Option("127.0.0.1", "--host"),
-    port: int = typer.Option(8765, "--port"),
+    port: int = typer.Option(8765, "--port", min=0, max=65535),
     seed: int = typer.Option(1, "--seed"),
     profile: str = typer.Option("demo", "--profile", help="empty, demo, sparse, dense or burst"),
     rotation: str = typer.Option("intuit", "--rotation",
@@ -244,12 +244,16 @@ def emulator(
             Faults().add_spec(spec)  # validate every spec before the server starts
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    _guard(lambda: serve_forever(host=host, port=port, config=cfg, faults=fault))
+    try:
+        _guard(lambda: serve_forever(host=host, port=port, config=cfg, faults=fault))
+    except OSError as exc:  # port in use, host not local ...
+        raise _fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
 @app.command()
 def auth(
-    port: int = typer.Option(8040, "--port", help="Local port of the redirect listener (loopback redirect)."),
+    port: int = typer.Option(8040, "--port", min=0, max=65535,
+                             help="Local port of the redirect listener (loopback redirect)."),
     no_browser: bool = typer.Option(False, "--no-browser", help="Only print the URL to open."),
     redirect_uri: Optional[str] = typer.Option(
         None, "--redirect-uri",

@@ -53,10 +53,14 @@ def print_report(report: RunReport) -> None:
         by.setdefault(o.entity, []).append(o)
     for name, outs in sorted(by.items()):
         ok = sum(1 for o in outs if o.status == "succeeded")
-        t.add_row(name, str(ok), str(len(outs) - ok), str(sum(o.rows_fetched for o in outs)),
+        bad = sum(1 for o in outs if o.status == "failed")
+        t.add_row(name, str(ok), str(bad), str(sum(o.rows_fetched for o in outs)),
                   str(sum(o.rows_upserted for o in outs)), str(sum(o.requests for o in outs)))
     console.print(t)
     console.print(f"QBO requests: {report.requests}")
+    for o in report.open_days:
+        console.print(f"{o.entity} {o.day}: not ended yet (UTC), {o.rows_fetched} record(s) loaded so far; "
+                      "not closed in the ledger")
     for m in report.source_mismatches:
         console.print(f"[yellow]source mismatch: {m}[/yellow]")
     for o in report.failed[:20]:

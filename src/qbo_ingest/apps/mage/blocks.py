@@ -160,6 +160,8 @@ def incremental_sync(engine_factory: Callable[..., Any] | None = None, **kwargs:
         days = ", ".join(f"{get(o.entity).block_name(o.day.isoformat())}" for o in failed[:10])
         raise DayFailedError(f"incremental sync failed for {len(failed)} day(s): {days}. "
                              "Fix the cause, then retry this run (or: qbo-ingest retry-failed)")
+    if rep.errors:
+        raise DayFailedError(f"incremental sync: {len(rep.errors)} deletion check(s) failed: {rep.errors[0]}")
     out = {"entities": [e.name for e in entities], "deleted": rep.deleted, "cdc_requests": rep.cdc_requests,
            "rows_fetched": rep.loads.rows_fetched if rep.loads else 0,
            "requests": rep.loads.requests if rep.loads else 0}

@@ -45,7 +45,7 @@ class Emulator:
         self.faults = Faults()
         self._lock = threading.Lock()
         self._counters: Counter[str] = Counter()
-        self._pending_mutations: dict[str, int] = {}
+        self._pending_mutations: dict[str, list[tuple[int, int, datetime | None]]] = {}
         self._mut_rng = random.Random(stable_seed(self.cfg.seed, "mutate"))
         self.mutations: list[tuple[str, str, datetime]] = []  # (entity, Id, new LastUpdatedTime)
 
@@ -152,19 +152,35 @@ class Emulator:
             self.store.put(name, r.replace(deleted=ts))
         return epoch_to_utc(ts)
 
-    def mutate_between_pages(self, entity: str, n: int) -> None:
-        """After the next page request of `entity`, edit `n` records of that query's result set."""
+    def patch_record(self, entity: str, rid: str | int, fields: dict[str, Any]) -> None:
+        """Serve these fields in the record's payload from now on (the record's times do not change):
+        e.g. `{"DisplayName": "a\\u0000b"}` for text QBO may hold but jsonb cannot."""
+        name, r = self._live(entity, rid)
+        self.builder.patches[(name, r.id)] = {**self.builder.patches.get((name, r.id), {}), **fields}
+        with self.store.lock:
+            self.store.version += 1  # cached query results hold payloads
+
+    def mutate_between_pages(self, entity: str, n: int, *, at: datetime | None = None, after: int = 1) -> None:
+        """After the `after`-th next page request of `entity`, edit `n` records of that query's result
+        set: their LastUpdatedTime moves to `at` (default: now)."""
         name = SCHEMA.lookup(entity).name
         with self._lock:
-            self._pending_mutations[name] = self._pending_mutations.get(name, 0) + int(n)
+            self._pending_mutations.setdefault(name, []).append((max(1, int(after)), int(n), at))
 
     def after_page(self, entity: str, result: list[Rec]) -> None:
         """Called by the app once a page of `entity` has been built."""
+        due: list[tuple[int, datetime | None]] = []
         with self._lock:
-            n = self._pending_mutations.pop(entity, 0)
-            if not n:
-                return
-            picks = self._mut_rng.sample(result, min(n, len(result)))
-        for r in picks:
-            when = self.update_record(entity, r.id)
-            self.mutations.append((entity, str(r.id), when))
+            left: list[tuple[int, int, datetime | None]] = []
+            for countdown, n, at in self._pending_mutations.pop(entity, []):
+                if countdown <= 1:
+                    due.append((n, at))
+                else:
+                    left.append((countdown - 1, n, at))
+            if left:
+                self._pending_mutations[entity] = left
+            picks = [(self._mut_rng.sample(result, min(n, len(result))), at) for n, at in due]
+        for recs, at in picks:
+            for r in recs:
+                when = self.update_record(entity, r.id, at)
+                self.mutations.append((entity, str(r.id), when))

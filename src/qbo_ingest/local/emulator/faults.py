@@ -7,7 +7,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-KINDS = ("429", "500", "502", "503", "reset", "slow", "truncated", "fault200", "revoke_access")
+KINDS = ("429", "500", "502", "503", "reset", "slow", "truncated", "fault200", "revoke_access", "trickle")
 ON = ("query", "count", "cdc", "batch", "companyinfo", "read", "report", "token", "any")
 
 
@@ -18,7 +18,7 @@ class Fault:
     at_requests: frozenset[int] | None = None  # 1-based numbers of requests of kind `on`
     probability: float | None = None
     count: int | None = None  # fire at most this many times
-    seconds: float = 30.0  # for "slow": longer than a client's timeout
+    seconds: float = 30.0  # "slow": wait before answering; "trickle": spread the body over this long
     fired: int = 0
     _rng: random.Random = field(default_factory=random.Random, repr=False)
 

@@ -10,12 +10,12 @@ import secrets
 import socket
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from qbo_ingest.local.emulator import responses as R
@@ -38,6 +38,16 @@ async def _reset_connection(scope: Scope) -> None:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         transport.abort()
     await asyncio.sleep(0.01)  # let the server see the connection is gone before anything is written
+
+
+async def _trickle(data: bytes, seconds: float, pieces: int = 40) -> AsyncIterator[bytes]:
+    step = max(1, -(-len(data) // pieces))
+    for i in range(0, len(data), step):
+        yield data[i:i + step]
+        try:
+            await asyncio.sleep(seconds / pieces)
+        except asyncio.CancelledError:  # the client gave up
+            return
 
 
 def _tid() -> str:
@@ -126,4 +136,7 @@ class Gateway:
         data = body if isinstance(body, bytes) else R.dumps(body)
         if fault is not None and fault.kind == "truncated":
             data = data[: max(1, len(data) // 2)]
+        if fault is not None and fault.kind == "trickle":  # every read gets bytes, the whole body takes long
+            return StreamingResponse(_trickle(data, fault.seconds), status_code=status,
+                                     media_type="application/json")
         return Response(data, status_code=status, media_type="application/json")

@@ -61,6 +61,8 @@ class Builder:
         self._currencies: dict[int, tuple[Raw, float]] = {}
         self._custom: list[CustomFields] = []
         self._custom_enhanced: list[Raw] = []
+        # (entity, Id) -> fields that replace the generated ones (admin `patch`: e.g. a NUL in a name)
+        self.patches: dict[tuple[str, int], Json] = {}
         self._builders: dict[str, Callable[[Builder, Rec, random.Random], Json]] = {
             **LIST_BUILDERS, **TXN_BUILDERS, **MORE_BUILDERS
         }
@@ -238,6 +240,9 @@ class Builder:
             cf = obj.get("CustomField")
             if isinstance(cf, CustomFields):
                 obj["CustomField"] = self._custom_enhanced[cf.idx]
+        patch = self.patches.get((entity, rec.id))
+        if patch:
+            obj.update(patch)
         return obj
 
     def build(self, entity: str, rec: Rec, enhanced: bool = False) -> Json:

@@ -70,8 +70,16 @@ class AdminRoutes(Gateway):
                 when = self.emu.update_record(spec["entity"], spec["id"], at)
             elif action == "delete":
                 when = self.emu.delete_record(spec["entity"], spec["id"], at)
+            elif action == "update-many":  # bulk edits to one time: e.g. 2500 records in one second
+                for rid in spec["ids"]:
+                    when = self.emu.update_record(spec["entity"], rid, at)
+                return R.json_response({"ok": True, "updated": len(spec["ids"])})
+            elif action == "patch":
+                self.emu.patch_record(spec["entity"], spec["id"], dict(spec["fields"]))
+                return R.json_response({"ok": True})
             elif action == "mutate-between-pages":
-                self.emu.mutate_between_pages(spec["entity"], int(spec["n"]))
+                self.emu.mutate_between_pages(spec["entity"], int(spec["n"]), at=at,
+                                              after=int(spec.get("after", 1)))
                 return R.json_response({"ok": True})
             else:
                 return R.json_response({"error": f"unknown action {action}"}, 404)

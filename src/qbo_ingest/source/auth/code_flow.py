@@ -136,7 +136,8 @@ def run_auth(
         check_redirect_uri(redirect_uri, entorno=settings.entorno)
     elif settings.entorno == "production":
         check_redirect_uri(f"http://{redirect_host}:{port}{CALLBACK_PATH}", entorno="production")
-    token_store = store if store is not None else PostgresTokenStore(settings.dsn())
+    token_store = store if store is not None else PostgresTokenStore(
+        settings.dsn(), key_material=settings.token_key_material())
     oauth = OAuthSession(
         settings.client_id, settings.client_secret, token_url=settings.token_url,
         authorize_url=settings.authorize_url, revoke_url=settings.revoke_url, transport=transport,
@@ -225,6 +226,7 @@ def _finish(settings: Settings, oauth: OAuthSession, token_store: TokenStore, pa
                         next_step="rerun `qbo-ingest auth`")
     tokens = oauth.exchange_code(code, redirect)
     seed = settings.refresh_token.get_secret_value() if settings.refresh_token else None
+    token_store.bind_key(oauth)
     token_store.save(realm, settings.client_id, tokens, seed_refresh_token=seed)
     printer(f"Authorized realm {realm}: refresh token stored; set QBO_REALM_ID={realm} if not yet set.")
     log.info("Authorized realm %s; refresh token stored", realm)

@@ -96,6 +96,10 @@ class OAuthSession:
     def __repr__(self) -> str:
         return f"OAuthSession(client_id={self.client_id!r}, token_url={self.token_url!r})"
 
+    def key_material(self) -> str:
+        """The client secret, from which the token store derives its key when QBO_TOKEN_KEY is unset."""
+        return self._secret
+
     # -- grants ---------------------------------------------------------------------------------------
     def refresh(self, refresh_token: str) -> TokenSet:
         """Access token (and possibly a rotated refresh token) from a refresh token."""

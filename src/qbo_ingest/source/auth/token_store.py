@@ -25,9 +25,11 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 
 import psycopg
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from qbo_ingest.errors import AuthError, ConfigError
 from qbo_ingest.source.auth.oauth import OAuthSession, TokenSet
+from qbo_ingest.source.auth.sealing import PREFIX, Sealer
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,8 @@ class TokenStore(Protocol):
 
     def get(self, realm_id: str, client_id: str) -> StoredTokens | None: ...
 
+    def bind_key(self, oauth: OAuthSession) -> None: ...
+
 
 def _sha(value: str | None) -> str | None:
     return hashlib.sha256(value.encode()).hexdigest() if value else None
@@ -84,6 +88,7 @@ class _Txn:
     def __init__(self, row: StoredTokens | None) -> None:
         self.row = row
         self.new: StoredTokens | None = None
+        self.used: str | None = None  # the refresh token the new row was obtained with
 
 
 class _RotatingStore:
@@ -99,6 +104,9 @@ class _RotatingStore:
 
     def _locked(self, realm_id: str, client_id: str) -> Any:
         raise NotImplementedError
+
+    def bind_key(self, oauth: OAuthSession) -> None:
+        """A store that seals tokens takes its key from the client secret when it was given none."""
 
     def _usable(self, row: StoredTokens | None, stale: str | None) -> bool:
         if row is None or not row.access_token or row.access_expires_at is None:
@@ -122,6 +130,7 @@ class _RotatingStore:
         `stale` is the access token QBO just refused with 401: it is not handed back again.
         """
         client_id = oauth.client_id
+        self.bind_key(oauth)
         row = self.get(realm_id, client_id)
         if self._usable(row, stale):
             assert row is not None and row.access_token and row.access_expires_at
@@ -132,6 +141,7 @@ class _RotatingStore:
                 assert row is not None and row.access_token and row.access_expires_at
                 return AccessToken(row.access_token, row.access_expires_at, row.access_obtained_at)
             refresh, seed_sha = self._pick_refresh(realm_id, row, seed_refresh_token)
+            txn.used = refresh
             tokens = oauth.refresh(refresh)
             base = row or StoredTokens(realm_id=realm_id, client_id=client_id)
             rotated = tokens.refresh_token != refresh
@@ -217,15 +227,42 @@ _COLUMNS = (
 
 
 class PostgresTokenStore(_RotatingStore):
-    """Tokens in `qbo_ingest.oauth_tokens`, rotated under `pg_advisory_xact_lock` (threads + processes)."""
+    """Tokens in `qbo_ingest.oauth_tokens`, rotated under `pg_advisory_xact_lock` (threads + processes).
 
-    def __init__(self, dsn: str, *, lock_timeout_s: float = 120.0, **kw: Any) -> None:
+    Tokens are sealed (source/auth/sealing.py) with a key derived from `key_material` (Settings:
+    QBO_TOKEN_KEY, else QBO_CLIENT_SECRET); without one, the client secret of the first refresh is used.
+    If the connection breaks after Intuit answered a refresh and before the new tokens are committed,
+    the write is retried on new connections (`persist_retry_s`), so a rotated refresh token is not lost
+    to a database blip."""
+
+    def __init__(self, dsn: str, *, key_material: str | None = None, lock_timeout_s: float = 120.0,
+                 persist_retry_s: float = 60.0, **kw: Any) -> None:
         super().__init__(**kw)
         self._dsn = dsn
         self._lock_timeout_ms = int(lock_timeout_s * 1000)
+        self._persist_retry_s = persist_retry_s
+        self._sealer: Sealer | None = Sealer(key_material) if key_material else None
 
     def __repr__(self) -> str:
         return f"PostgresTokenStore(table={TABLE!r})"  # the DSN holds a password: never shown
+
+    def bind_key(self, oauth: OAuthSession) -> None:
+        if self._sealer is None:
+            self._sealer = Sealer(oauth.key_material())
+
+    def _open(self, value: str | None) -> str | None:
+        if value and value.startswith(PREFIX):
+            if self._sealer is None:
+                raise ConfigError("the token store holds sealed tokens but has no key",
+                                  next_step="set QBO_CLIENT_SECRET (or QBO_TOKEN_KEY) as for the load")
+            return self._sealer.open(value)
+        return value
+
+    def _seal(self, value: str | None) -> str | None:
+        if self._sealer is None:
+            raise ConfigError("the token store has no key to seal tokens with",
+                              next_step="set QBO_CLIENT_SECRET (or QBO_TOKEN_KEY)")
+        return self._sealer.seal(value)
 
     @contextmanager
     def _connect(self) -> Iterator[psycopg.Connection[Any]]:
@@ -238,13 +275,13 @@ class PostgresTokenStore(_RotatingStore):
             raise ConfigError(f"{TABLE} does not exist", next_step="run `qbo-ingest db init` as the database "
                               "admin (it creates the state schema)") from None
 
-    @staticmethod
-    def _row(rec: tuple[Any, ...] | None) -> StoredTokens | None:
+    def _row(self, rec: tuple[Any, ...] | None) -> StoredTokens | None:
         if rec is None:
             return None
         return StoredTokens(
-            realm_id=rec[0], client_id=rec[1], refresh_token=rec[2], refresh_expires_at=_epoch(rec[3]),
-            access_token=rec[4], access_obtained_at=_epoch(rec[5]), access_expires_at=_epoch(rec[6]),
+            realm_id=rec[0], client_id=rec[1], refresh_token=self._open(rec[2]),
+            refresh_expires_at=_epoch(rec[3]), access_token=self._open(rec[4]),
+            access_obtained_at=_epoch(rec[5]), access_expires_at=_epoch(rec[6]),
             seed_sha256=rec[7], refreshes=rec[8], rotations=rec[9],
         )
 
@@ -261,33 +298,60 @@ class PostgresTokenStore(_RotatingStore):
         with self._connect() as conn:
             return conn.execute(f"DELETE FROM {TABLE} WHERE realm_id = %s", (realm_id,)).rowcount
 
+    def _lock_and_read(self, conn: psycopg.Connection[Any], realm_id: str, client_id: str) -> StoredTokens | None:
+        conn.execute(f"SET LOCAL lock_timeout = {self._lock_timeout_ms}")
+        conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                     (f"qbo_ingest.oauth:{realm_id}:{client_id}",))
+        rec = conn.execute(f"SELECT {_COLUMNS} FROM {TABLE} WHERE realm_id = %s AND client_id = %s",
+                           (realm_id, client_id)).fetchone()
+        return self._row(rec)
+
     @contextmanager
     def _locked(self, realm_id: str, client_id: str) -> Iterator[_Txn]:
-        with self._connect() as conn:  # commits on normal exit, rolls back on error
-            conn.execute(f"SET LOCAL lock_timeout = {self._lock_timeout_ms}")
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (f"qbo_ingest.oauth:{realm_id}:{client_id}",),
-            )
-            rec = conn.execute(
-                f"SELECT {_COLUMNS} FROM {TABLE} WHERE realm_id = %s AND client_id = %s",
-                (realm_id, client_id),
-            ).fetchone()
-            txn = _Txn(self._row(rec))
-            yield txn
-            new = txn.new
-            if new is not None:
-                conn.execute(
-                    f"INSERT INTO {TABLE} ({_COLUMNS}, updated_at) "
-                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) "
-                    "ON CONFLICT (realm_id, client_id) DO UPDATE SET "
-                    "refresh_token = EXCLUDED.refresh_token, refresh_expires_at = EXCLUDED.refresh_expires_at, "
-                    "access_token = EXCLUDED.access_token, access_obtained_at = EXCLUDED.access_obtained_at, "
-                    "access_expires_at = EXCLUDED.access_expires_at, seed_sha256 = EXCLUDED.seed_sha256, "
-                    "refreshes = EXCLUDED.refreshes, rotations = EXCLUDED.rotations, updated_at = now()",
-                    (
-                        new.realm_id, new.client_id, new.refresh_token, _ts(new.refresh_expires_at),
-                        new.access_token, _ts(new.access_obtained_at), _ts(new.access_expires_at),
-                        new.seed_sha256, new.refreshes, new.rotations,
-                    ),
-                )
+        txn: _Txn | None = None
+        try:
+            with self._connect() as conn:  # commits on normal exit, rolls back on error
+                txn = _Txn(self._lock_and_read(conn, realm_id, client_id))
+                yield txn
+                if txn.new is not None:
+                    self._write(conn, txn.new)
+        except psycopg.OperationalError:
+            if txn is None or txn.new is None:
+                raise
+            self._persist_after_blip(txn)  # Intuit answered, the commit did not happen (or is unknown)
+
+    def _persist_after_blip(self, txn: _Txn) -> None:
+        """Store tokens Intuit already issued on new connections, unless the row moved on meanwhile."""
+        new = txn.new
+        assert new is not None
+        log.warning("token store: the database connection broke while storing a refreshed QBO token; "
+                    "storing it again (up to %.0f s)", self._persist_retry_s)
+        for attempt in Retrying(stop=stop_after_delay(self._persist_retry_s), reraise=True,
+                                wait=wait_exponential(multiplier=0.5, max=8),
+                                retry=retry_if_exception_type(psycopg.OperationalError)):
+            with attempt, self._connect() as conn:
+                row = self._lock_and_read(conn, new.realm_id, new.client_id)
+                current = row.refresh_token if row else None
+                if current == new.refresh_token:
+                    return  # the first commit did land
+                if current not in (None, txn.used):
+                    log.warning("token store: another process stored a newer refresh token; keeping it")
+                    return
+                self._write(conn, new)
+        log.info("token store: refreshed QBO token stored after the database came back")
+
+    def _write(self, conn: psycopg.Connection[Any], new: StoredTokens) -> None:
+        conn.execute(
+            f"INSERT INTO {TABLE} ({_COLUMNS}, updated_at) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, now()) "
+            "ON CONFLICT (realm_id, client_id) DO UPDATE SET "
+            "refresh_token = EXCLUDED.refresh_token, refresh_expires_at = EXCLUDED.refresh_expires_at, "
+            "access_token = EXCLUDED.access_token, access_obtained_at = EXCLUDED.access_obtained_at, "
+            "access_expires_at = EXCLUDED.access_expires_at, seed_sha256 = EXCLUDED.seed_sha256, "
+            "refreshes = EXCLUDED.refreshes, rotations = EXCLUDED.rotations, updated_at = now()",
+            (
+                new.realm_id, new.client_id, self._seal(new.refresh_token), _ts(new.refresh_expires_at),
+                self._seal(new.access_token), _ts(new.access_obtained_at), _ts(new.access_expires_at),
+                new.seed_sha256, new.refreshes, new.rotations,
+            ),
+        )

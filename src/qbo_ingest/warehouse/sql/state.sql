@@ -13,6 +13,7 @@ CREATE TABLE IF NOT EXISTS qbo_ingest.ledger (
     pages         integer     NOT NULL DEFAULT 0,
     requests      integer     NOT NULL DEFAULT 0,
     retries       integer     NOT NULL DEFAULT 0,
+    chars_escaped integer     NOT NULL DEFAULT 0,  -- NUL / lone surrogates jsonb cannot hold, stored escaped
     attempts      integer     NOT NULL DEFAULT 0,
     started_at    timestamptz,
     finished_at   timestamptz,
@@ -22,6 +23,8 @@ CREATE TABLE IF NOT EXISTS qbo_ingest.ledger (
     run_id        varchar,
     PRIMARY KEY (realm_id, entity, day)
 );
+-- Columns added after the first release: an existing ledger gets them from `qbo-ingest db init`.
+ALTER TABLE qbo_ingest.ledger ADD COLUMN IF NOT EXISTS chars_escaped integer NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS ledger_status_idx ON qbo_ingest.ledger (status, entity, day);
 
 -- One row per command run (backfill, retry-failed, demo ...).

@@ -1,0 +1,133 @@
+"""Keyset paging over `start <= MetaData.LastUpdatedTime < end`, each record version once.
+
+Offset paging over a changing set skips rows when a record is updated between two requests. The next
+page therefore asks `LastUpdatedTime >= <newest second seen>` and drops the versions (Id,
+LastUpdatedTime) already yielded: a record edited between two pages, whose new time is still inside
+the window, comes again with its new payload and is kept (dropping it by Id would leave the older
+payload in raw).
+
+A second holding more than a page of records cannot be passed by the keyset; it is read by
+STARTPOSITION. Positions shift when a record of that second is edited or deleted between two of those
+requests, so a pass over the second is trusted only when `COUNT(*)` of the second is the same before
+and after it and equals the records the pass saw; otherwise the second is read again (versions already
+yielded are not yielded twice). A second that keeps changing for `MAX_PASSES` passes is an error
+naming it, never a silent skip.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from qbo_ingest.errors import RetryableError
+from qbo_ingest.records import Page, readable_time, to_qbo_literal, version_key
+
+log = logging.getLogger(__name__)
+
+MAX_PASSES = 5
+
+
+@dataclass
+class Cost:
+    """What the requests behind one page cost (summed until the page is yielded)."""
+
+    requests: int = 0
+    retries: int = 0
+    intuit_tid: str | None = None
+    body: bytes | None = None
+
+
+# fetch(lo, hi, position) -> (rows, cost); count(lo, hi) -> (n, cost)
+Fetch = Callable[[datetime, datetime, "int | None"], "tuple[list[dict[str, Any]], Cost]"]
+Count = Callable[[datetime, datetime], "tuple[int, Cost]"]
+
+
+class KeysetPager:
+    def __init__(self, entity: str, page_size: int, fetch: Fetch, count: Count) -> None:
+        self.entity = entity
+        self.page_size = page_size
+        self._fetch = fetch
+        self._count = count
+        self._seen: set[tuple[str, str]] = set()
+        self._number = 0
+        self._pending = Cost()
+        self._floor: datetime | None = None
+
+    def _add(self, cost: Cost) -> None:
+        p = self._pending
+        p.requests += cost.requests
+        p.retries += cost.retries
+        p.intuit_tid = cost.intuit_tid or p.intuit_tid
+        p.body = cost.body
+
+    def _get(self, lo: datetime, hi: datetime, position: int | None) -> list[dict[str, Any]]:
+        rows, cost = self._fetch(lo, hi, position)
+        self._add(cost)
+        self._floor = lo
+        return rows
+
+    def _take(self, rows: list[dict[str, Any]]) -> Page | None:
+        new = []
+        for r in rows:
+            key = version_key(r)
+            if key not in self._seen:
+                self._seen.add(key)
+                new.append(r)
+        if not new:
+            return None
+        self._number += 1
+        p = self._pending
+        page = Page(self._number, new, p.intuit_tid, p.requests, p.retries, p.body, self._floor)
+        self._pending = Cost()
+        return page
+
+    def pages(self, start: datetime, end: datetime) -> Iterator[Page]:
+        lo = start
+        while lo < end:
+            rows = self._get(lo, end, None)
+            page = self._take(rows)
+            if page:
+                yield page
+            if len(rows) < self.page_size:
+                return
+            times = [t for t in map(readable_time, rows) if t is not None]  # unreadable ones: placed at lo
+            newest = max(times, default=lo)
+            nxt = newest.astimezone(timezone.utc).replace(microsecond=0)
+            if nxt > lo:
+                lo = nxt
+                continue
+            hi = min(lo + timedelta(seconds=1), end)  # a whole page shares the second `lo`
+            yield from self._whole_second(lo, hi)
+            lo = hi
+
+    def _counted(self, lo: datetime, hi: datetime) -> int:
+        n, cost = self._count(lo, hi)
+        self._add(cost)
+        return n
+
+    def _whole_second(self, lo: datetime, hi: datetime) -> Iterator[Page]:
+        for attempt in range(1, MAX_PASSES + 1):
+            before = self._counted(lo, hi)
+            ids: set[str] = set()
+            position = 1
+            while True:
+                rows = self._get(lo, hi, position)
+                ids.update(version_key(r)[0] for r in rows)
+                page = self._take(rows)
+                if page:
+                    yield page
+                if len(rows) < self.page_size:
+                    break
+                position += len(rows)
+            after = self._counted(lo, hi)
+            if before == after == len(ids):
+                return
+            log.info("%s: the %d records of second %s changed while it was read by position (COUNT %d before, "
+                     "%d after, %d seen); pass %d of at most %d, reading it again", self.entity, before,
+                     to_qbo_literal(lo), before, after, len(ids), attempt + 1, MAX_PASSES)
+        raise RetryableError(f"{self.entity}: the records of second {to_qbo_literal(lo)} kept changing during "
+                             f"{MAX_PASSES} passes of STARTPOSITION paging",
+                             next_step="rerun the day later (`qbo-ingest retry-failed`)")
