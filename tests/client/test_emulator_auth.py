@@ -158,7 +158,7 @@ def test_https_redirect_pasted_at_the_prompt_stores_the_token_the_loader_uses(pg
                          pending_dir=tmp_path, printer=printed.append)
         assert realm == emu.cfg.realm_id and len(prompts) == 1
         assert emu.counters()["authorize"] == 1
-        row = PostgresTokenStore(pg_url).get(realm, emu.cfg.client_id)
+        row = PostgresTokenStore(pg_url, key_material=emu.cfg.client_secret).get(realm, emu.cfg.client_id)
         assert row is not None and row.refresh_token
         with QboClient(s, PostgresTokenStore(pg_url), limiter=NoLimit()) as c:  # a new store, as the loader
             assert c.company_info()

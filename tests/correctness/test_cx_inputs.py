@@ -36,7 +36,7 @@ CASES = [
      "QBO_API_BASE_URL='http://[::1' is invalid"),
     ("url-port-99999", [*BF, "--from", "2024-03-01", "--to", "2024-03-01"],
      {"QBO_API_BASE_URL": "http://127.0.0.1:99999"}, "QBO_API_BASE_URL='http://127.0.0.1:99999' is invalid"),
-    ("emulator-profile", ["emulator", "--profile", "nope"], {}, "--profile='nope' is invalid"),
+    ("emulator-profile", ["emulator", "--profile", "nope"], {}, "Unknown profile 'nope'"),
     ("emulator-port", ["emulator", "--port", "99999"], {}, "99999 is not in the range"),
     ("auth-port", ["auth", "--port", "99999"], {}, "99999 is not in the range"),
 ]

@@ -13,6 +13,7 @@ import pytest
 from cx_support import stack
 from psycopg.conninfo import conninfo_to_dict
 
+from qbo_ingest.local.emulator import RotationPolicy
 from qbo_ingest.source.auth.token_store import PostgresTokenStore
 
 B = ["backfill", "Invoice", "--fecha-inicio", "2025-03-10", "--fecha-fin", "2025-03-11", "--no-progress"]
@@ -22,7 +23,8 @@ def test_a_database_blip_during_rotation_keeps_the_new_token_and_no_token_reache
     log_file = Path(str(conninfo_to_dict(pg_url).get("host") or "")) / "log"
     if not log_file.is_file():
         pytest.skip("needs the embedded server's log file (QBO_TEST_DATABASE_URL names another server)")
-    with stack(pg_url) as st:
+    # rotation on every refresh, the old token dead at once: the harshest policy Intuit may apply
+    with stack(pg_url, rotation=RotationPolicy(every_n=1, every_seconds=None, grace_seconds=0)) as st:
         with st.admin() as admin:
             admin.execute(f'ALTER ROLE "{st.loader}" SET log_statement = \'all\'')
         env = st.env()  # one seed for both runs, as a scheduled job has
