@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from cx_support import stack
 
 
@@ -60,3 +61,22 @@ def test_two_first_ever_syncs_at_once_as_the_loader(pg_url: str) -> None:
             running = admin.execute("SELECT count(*) FROM qbo_ingest.runs WHERE status <> 'succeeded'").fetchone()
         assert rows == [("Customer", 1), ("Invoice", 1)]  # one CDC check per entity, whoever wrote it last
         assert running == (0,)
+
+
+def test_the_mage_sync_block_runs_as_the_loader(pg_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 1 through what `qb_incremental_sync` calls: the block function with Mage's environment."""
+    from qbo_ingest.apps.mage import blocks
+
+    yesterday = date.today() - timedelta(days=1)
+    with stack(pg_url, data_end=yesterday) as st:
+        out = st.cli("backfill", "Invoice", "--fecha-inicio", str(yesterday), "--fecha-fin", str(yesterday),
+                     "--no-progress")
+        assert out.returncode == 0, out.stdout + out.stderr
+        for k, v in st.env().items():
+            if k.startswith("QBO_"):
+                monkeypatch.setenv(k, v)
+        got = blocks.incremental_sync(entities="Invoice")
+        assert got["entities"] == ["Invoice"] and got["deleted"] == {"Invoice": 0}
+        with st.admin() as admin:
+            user = admin.execute("SELECT DISTINCT run_id FROM qbo_ingest.runs WHERE command = 'sync'").fetchall()
+        assert len(user) == 1

@@ -20,7 +20,7 @@ ENTITIES = ["Invoice", "Payment", "Customer"]
 FIRST, LAST = "2024-01-01", "2024-02-24"
 # per-request probability of each kind (checked in this order); together about 0.45 of all queries fail
 STORM = {"429": 0.09, "500": 0.07, "502": 0.06, "503": 0.06, "reset": 0.06, "truncated": 0.06,
-         "fault200": 0.05, "revoke_access": 0.03, "slow": 0.006}
+         "fault200": 0.05, "revoke_access": 0.03, "slow": 0.006, "trickle": 0.006}
 MAX_RESUMES = 40  # each resume redoes only the failed days; the storm (and the breaker) stay on
 
 

@@ -156,8 +156,8 @@ class _RotatingStore:
                 refreshes=base.refreshes + 1,
                 rotations=base.rotations + int(rotated),
             )
-            if rotated:
-                log.info("QBO refresh token rotated for realm %s; new one stored before use", realm_id)
+        if rotated:  # logged once the lock's transaction has committed
+            log.info("QBO refresh token rotated for realm %s; new one stored before use", realm_id)
         # The lock's transaction has committed: only now is the new access token used.
         return AccessToken(tokens.access_token, tokens.expires_at, tokens.obtained_at)
 
