@@ -23,8 +23,9 @@ from typing import Any
 from qbo_ingest import faultpoints
 from qbo_ingest import warehouse as wh
 from qbo_ingest.catalogue import Entity
-from qbo_ingest.pipeline.daybook import DayBook, DayStats
+from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.planning import Span, contiguous_runs, split_run
+from qbo_ingest.pipeline.prefetch import prefetched
 from qbo_ingest.pipeline.quality import QualityGateError, check_window, source_check
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
 from qbo_ingest.pipeline.source import Source
@@ -70,31 +71,39 @@ class Engine:
         """Load the given days of each entity: consecutive days become keyset streams, run in parallel."""
         report = RunReport(run_id=run_id or uuid.uuid4().hex[:12])
         t0 = time.monotonic()
-        jobs: list[tuple[Entity, Span]] = []
+        jobs: list[tuple[Entity, Span, float]] = []
         book = DayBook()
+        runs_of: list[tuple[Entity, list[date], bool]] = []
         for e, days in plan.items():
             runs = contiguous_runs(days)
             for run in runs:
                 # A single day is counted only when it is the entity's whole plan (a backfill of one
                 # day, which may be heavy); a single day inside a larger plan is fetched as one stream.
-                counted = len(run) > 1 or len(runs) == 1
-                count = self._planning_count(e, Span(tuple(run))) if counted else None
-                report.requests += 1 if counted else 0
-                for span in split_run(run, count=count, page_size=self.page_size, max_streams=self.workers):
-                    jobs.append((e, span))
-                    book.add(e.name, span.days)
+                runs_of.append((e, run, len(run) > 1 or len(runs) == 1))
+        # The planning COUNTs run concurrently (one round trip, not one per run); each one is kept and
+        # is the run's source check afterwards (see _source_checks), so a run costs one COUNT, not two.
+        counted = [(e, Span(tuple(run))) for e, run, c in runs_of if c]
+        planned = self._planning_counts(counted)
+        report.requests += len(counted)
+        for e, run, c in runs_of:
+            count = planned.get((e.name, run[0], run[-1])) if c else None
+            spans = split_run(run, count=count, page_size=self.page_size, max_streams=self.workers)
+            for span in spans:
+                jobs.append((e, span, (count or 0) / len(spans)))
+                book.add(e.name, span.days)
+        jobs.sort(key=lambda j: -j[2])  # the biggest streams first: the pool's tail is a small one
         with wh.connect(self.dsn) as conn:
             wh.run_start(conn, run_id=report.run_id, command=command,
                          entities=[e.name for e in plan], realm_id=self.realm_id)
         try:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo") as pool:
-                futures = [pool.submit(self.stream, e, span, report.run_id, book) for e, span in jobs]
+                futures = [pool.submit(self.stream, e, span, report.run_id, book) for e, span, _ in jobs]
                 for fut in as_completed(futures):
                     outcomes, requests = fut.result()
                     report.outcomes.extend(outcomes)
                     report.requests += requests
             if self.source_checks:
-                report.source_mismatches = self._source_checks(plan, report)
+                report.source_mismatches = self._source_checks(plan, report, planned)
         finally:
             report.seconds = time.monotonic() - t0
             with wh.connect(self.dsn) as conn:
@@ -107,6 +116,14 @@ class Engine:
     @property
     def workers(self) -> int:
         return max(1, min(self.concurrency, MAX_IN_FLIGHT))
+
+    def _planning_counts(self, runs: Sequence[tuple[Entity, Span]]) -> dict[tuple[str, date, date], int | None]:
+        """COUNT(*) of each run, concurrently (at most `workers` in flight), by (entity, first, last day)."""
+        if not runs:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(runs)), thread_name_prefix="qbo-count") as pool:
+            counts = list(pool.map(lambda es: self._planning_count(*es), runs))
+        return {(e.name, sp.days[0], sp.days[-1]): n for (e, sp), n in zip(runs, counts, strict=True)}
 
     def _planning_count(self, entity: Entity, span: Span) -> int | None:
         """COUNT(*) over a run of days to decide how many streams it gets; a failure only means one stream
@@ -130,12 +147,14 @@ class Engine:
         requests = 0
         lg = log.getChild(entity.snake)
 
-        def release_until(conn: Any, limit: date | None, *, error: str | None = None) -> None:
+        def release_until(conn: Any, limit: date | None) -> None:
+            closing: list[tuple[date, Any]] = []
             while mine and (limit is None or mine[0] < limit):
                 d = mine.pop(0)
                 entry = book.release(name, d)
                 if entry is not None:
-                    outcomes.append(self._close_day(conn, entity, d, entry.stats, run_id, entry.error, lg))
+                    closing.append((d, entry))
+            outcomes.extend(self._close_days(conn, entity, closing, run_id, lg))
 
         try:
             with wh.connect(self.dsn) as conn:
@@ -143,7 +162,8 @@ class Engine:
                 faultpoints.hit("ledger_begin")
                 try:
                     window = span.window
-                    for page in self.client.pages(entity, window.start, window.end, page_size=self.page_size):
+                    pages = self.client.pages(entity, window.start, window.end, page_size=self.page_size)
+                    for page in prefetched(pages):  # the next page is fetched while this one is upserted
                         requests += page.requests
                         records = page.records
                         first_day = utc_day(records[0]) if records else (mine[0] if mine else span.days[-1])
@@ -179,45 +199,59 @@ class Engine:
             raise
         return outcomes, requests
 
-    def _close_day(self, conn: Any, entity: Entity, d: date, st: DayStats, run_id: str,
-                   error: str | None, lg: logging.Logger) -> DayOutcome:
-        label = entity.block_name(d.isoformat())
-        status: Status = "succeeded"
-        if error is None:
-            try:
-                check_window(lg, entity.name, label, st.rows_fetched, st.rows_upserted)
-            except QualityGateError as exc:
-                status, error = "failed", str(exc)
-        else:
-            status = "failed"
-        faultpoints.hit("ledger_finish")
-        wh.ledger_finish(conn, self.realm_id, entity.name, d, status=status,
-                         rows_fetched=st.rows_fetched, rows_upserted=st.rows_upserted, pages=st.pages,
-                         requests=st.requests, retries=st.retries, error=error, intuit_tid=st.intuit_tid,
-                         seconds=round(time.monotonic() - st.started, 3), run_id=run_id)
-        out = DayOutcome(entity.name, d, status, st.rows_fetched, st.rows_upserted, st.requests, error)
+    def _close_days(self, conn: Any, entity: Entity, closing: Sequence[tuple[date, Any]], run_id: str,
+                    lg: logging.Logger) -> list[DayOutcome]:
+        """Quality gates of each released day (its log line), then ONE ledger transaction for them all."""
+        rows: list[dict[str, Any]] = []
+        outs: list[DayOutcome] = []
+        for d, entry in closing:
+            st, error = entry.stats, entry.error
+            label = entity.block_name(d.isoformat())
+            status: Status = "succeeded"
+            if error is None:
+                try:
+                    check_window(lg, entity.name, label, st.rows_fetched, st.rows_upserted)
+                except QualityGateError as exc:
+                    status, error = "failed", str(exc)
+            else:
+                status = "failed"
+            faultpoints.hit("ledger_finish")
+            rows.append({"realm_id": self.realm_id, "entity": entity.name, "day": d, "status": status,
+                         "rows_fetched": st.rows_fetched, "rows_upserted": st.rows_upserted, "pages": st.pages,
+                         "requests": st.requests, "retries": st.retries, "error": error,
+                         "intuit_tid": st.intuit_tid, "seconds": round(time.monotonic() - st.started, 3),
+                         "run_id": run_id})
+            outs.append(DayOutcome(entity.name, d, status, st.rows_fetched, st.rows_upserted, st.requests, error))
+        wh.ledger_finish_many(conn, rows)
         if self.on_day is not None:
             with self._lock:
-                self.on_day(out)
-        return out
+                for out in outs:
+                    self.on_day(out)
+        return outs
 
-    def _source_checks(self, plan: dict[Entity, list[date]], report: RunReport) -> list[str]:
-        """COUNT(*) at QBO per contiguous run next to the rows in raw: one request per run, not per day."""
+    def _source_checks(self, plan: dict[Entity, list[date]], report: RunReport,
+                       planned: dict[tuple[str, date, date], int | None]) -> list[str]:
+        """QBO's COUNT(*) per contiguous run of loaded days next to the rows in raw.
+
+        A run that was counted for planning and loaded whole reuses that count (no request); only when
+        it disagrees with raw is QBO counted again, so a record edited or deleted during the load is
+        not reported as a loss. Other runs (a failed day split them) are counted now: one request each.
+        """
         failed = {(o.entity, o.day) for o in report.failed}
         mismatches: list[str] = []
         with wh.connect(self.dsn) as conn:
             for e, days in plan.items():
                 for run in contiguous_runs([d for d in days if (e.name, d) not in failed]):
                     w = Span(tuple(run)).window
-                    try:
-                        src = self._count(e, w)
-                    except Exception as exc:
-                        log.warning("source check for %s %s skipped: %s", e.name, w.label, redact(str(exc)))
-                        continue
-                    report.requests += 1
                     raw = wh.count_rows(conn, e, self.realm_id, w.start, w.end)
+                    src = planned.get((e.name, run[0], run[-1]))
+                    if src is None or src != raw:
+                        try:
+                            src = self._count(e, w)
+                        except Exception as exc:
+                            log.warning("source check for %s %s skipped: %s", e.name, w.label, redact(str(exc)))
+                            continue
+                        report.requests += 1
                     if not source_check(log.getChild(e.snake), e.name, w.label, src, raw):
                         mismatches.append(f"{e.name} {w.label}: QBO {src} vs raw {raw}")
         return mismatches
-
-
