@@ -22,7 +22,9 @@ from typing import Any
 
 from qbo_ingest import faultpoints
 from qbo_ingest import warehouse as wh
-from qbo_ingest.catalogue import Entity
+from qbo_ingest.catalogue import Entity, get
+from qbo_ingest.errors import BudgetStop, CallLimitReached
+from qbo_ingest.pipeline.budget import CallBudget
 from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.planning import Span, contiguous_runs, split_run
 from qbo_ingest.pipeline.prefetch import prefetched
@@ -32,6 +34,7 @@ from qbo_ingest.pipeline.source import Source
 from qbo_ingest.records import utc_day
 from qbo_ingest.redact import redact
 from qbo_ingest.warehouse.ledger import Status
+from qbo_ingest.warehouse.meter import metered
 from qbo_ingest.windows import Window
 
 log = logging.getLogger("qbo_ingest.backfill")
@@ -52,6 +55,7 @@ class Engine:
     concurrency: int = 4
     source_checks: bool = True
     on_day: ProgressFn | None = None
+    budget: CallBudget = field(default_factory=CallBudget)  # the client's meter feeds it (apps/wiring.py)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     # ---------------------------------------------------------------- preflight
@@ -64,7 +68,20 @@ class Engine:
             wh.ensure_schema(conn, list(entities))
             wh.check_grants(conn, list(entities))
             self.client.ensure_token()
+            self.budget.used_before = metered(wh.month_calls(conn))  # the app's month so far, every realm
+            self.book_calls(conn)
             yield conn
+
+    def book_calls(self, conn: Any | None = None) -> None:
+        """Write the requests counted since the last call into the month's book (qbo_ingest.api_calls)."""
+        calls = self.budget.drain()
+        if not calls:
+            return
+        if conn is not None:
+            wh.record_calls(conn, self.realm_id, calls)
+            return
+        with wh.connect(self.dsn) as c:
+            wh.record_calls(c, self.realm_id, calls)
 
     # ---------------------------------------------------------------- execution
     def load_plan(self, plan: dict[Entity, list[date]], *, command: str, run_id: str | None = None) -> RunReport:
@@ -89,7 +106,7 @@ class Engine:
             count = planned.get((e.name, run[0], run[-1])) if c else None
             spans = split_run(run, count=count, page_size=self.page_size, max_streams=self.workers)
             for span in spans:
-                jobs.append((e, span, (count or 0) / len(spans)))
+                jobs.append((e, span, (count if count is not None else 0) / len(spans)))
                 book.add(e.name, span.days)
         jobs.sort(key=lambda j: -j[2])  # the biggest streams first: the pool's tail is a small one
         with wh.connect(self.dsn) as conn:
@@ -97,14 +114,24 @@ class Engine:
                          entities=[e.name for e in plan], realm_id=self.realm_id)
         try:
             with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo") as pool:
-                futures = [pool.submit(self.stream, e, span, report.run_id, book) for e, span, _ in jobs]
+                futures = [pool.submit(self.stream, e, span, report.run_id, book,
+                                       estimate=int(n) // self.page_size + 1) for e, span, n in jobs]
                 for fut in as_completed(futures):
                     outcomes, requests = fut.result()
                     report.outcomes.extend(outcomes)
                     report.requests += requests
+            report.stopped = self.budget.stopped
+            if report.stopped is not None:
+                report.outcomes.extend(self._close_unfinished(book, report))
+                report.pending = sum(len(ds) for ds in plan.values()) - len(report.outcomes)
+                if not self.budget.announced:
+                    self.budget.announced = True
+                    log.warning("Run stopped before the budget was spent: %s; %d day(s) not loaded stay "
+                                "pending. Next: the same command with --resume", report.stopped, report.pending)
             if self.source_checks:
                 report.source_mismatches = self._source_checks(plan, report, planned)
         finally:
+            self.book_calls()
             report.seconds = time.monotonic() - t0
             with wh.connect(self.dsn) as conn:
                 wh.run_finish(conn, run_id=report.run_id, status="succeeded" if report.ok else "failed",
@@ -130,6 +157,8 @@ class Engine:
         (the stream itself will then fail or succeed, and name its days)."""
         try:
             return self._count(entity, span.window)
+        except (BudgetStop, CallLimitReached):
+            raise
         except Exception as exc:
             log.warning("%s %s: planning count failed (%s); fetching as one stream", entity.name, span.label,
                         redact(str(exc)).splitlines()[0])
@@ -138,9 +167,23 @@ class Engine:
     def _count(self, entity: Entity, window: Window) -> int:
         return int(self.client.count(entity, window.start, window.end))
 
-    def stream(self, entity: Entity, span: Span, run_id: str, book: DayBook) -> tuple[list[DayOutcome], int]:
+    def stream(self, entity: Entity, span: Span, run_id: str, book: DayBook, *,
+               estimate: int = 1) -> tuple[list[DayOutcome], int]:
         """Fetch one span (whole days or a time slice) page by page; release each day once the stream
-        has passed it, and close the days it is the last open stream on."""
+        has passed it, and close the days it is the last open stream on.
+
+        The stream starts only when its `estimate` of requests fits the budget; otherwise it touches
+        nothing (its days stay pending for --resume)."""
+        if not self.budget.reserve(estimate):
+            return [], 0
+        used = 0
+        try:
+            outcomes, used = self._stream(entity, span, run_id, book)
+            return outcomes, used
+        finally:
+            self.budget.release(estimate, used)
+
+    def _stream(self, entity: Entity, span: Span, run_id: str, book: DayBook) -> tuple[list[DayOutcome], int]:
         name = entity.name
         mine = list(span.days)  # this stream's days not yet released, in order
         outcomes: list[DayOutcome] = []
@@ -181,6 +224,13 @@ class Engine:
                             book.add_rows(name, d, fetched, upserted)
                         release_until(conn, utc_day(records[-1]))
                     release_until(conn, None)
+                except (BudgetStop, CallLimitReached) as exc:  # the run stops: one line for the run
+                    reason = redact(str(exc).split(". Next:")[0])
+                    if self.budget.stop(reason) and isinstance(exc, CallLimitReached):
+                        self.budget.announced = True
+                        log.error("Run stopped at once: %s", exc)
+                    book.fail(name, mine, f"not loaded: the run was stopped ({self.budget.stopped})")
+                    release_until(conn, None)
                 except Exception as exc:  # the stream failed: its unreleased days fail, named
                     msg = redact(f"{type(exc).__name__}: {exc}")
                     first = mine[0] if mine else span.days[-1]
@@ -188,6 +238,7 @@ class Engine:
                              span.label, msg)
                     book.fail(name, mine, msg)
                     release_until(conn, None)
+                self.book_calls(conn)
         except Exception as exc:
             # No connection, or the ledger or a day's close failed: the days this stream still holds
             # fail (another stream closing one of them records the error); the error propagates.
@@ -198,6 +249,20 @@ class Engine:
                 mine.clear()
             raise
         return outcomes, requests
+
+    def _close_unfinished(self, book: DayBook, report: RunReport) -> list[DayOutcome]:
+        """After a stop: days a stream began but a skipped stream never finished fail, named (the
+        days no stream began have no ledger row: they are pending)."""
+        left = book.unfinished()
+        if not left:
+            return []
+        outs: list[DayOutcome] = []
+        with wh.connect(self.dsn) as conn:
+            for name, d, entry in left:
+                entry.error = entry.error or f"not loaded: the run was stopped ({report.stopped})"
+                e = get(name)
+                outs += self._close_days(conn, e, [(d, entry)], report.run_id, log.getChild(e.snake))
+        return outs
 
     def _close_days(self, conn: Any, entity: Entity, closing: Sequence[tuple[date, Any]], run_id: str,
                     lg: logging.Logger) -> list[DayOutcome]:
@@ -237,15 +302,18 @@ class Engine:
         it disagrees with raw is QBO counted again, so a record edited or deleted during the load is
         not reported as a loss. Other runs (a failed day split them) are counted now: one request each.
         """
-        failed = {(o.entity, o.day) for o in report.failed}
+        loaded = {(o.entity, o.day) for o in report.outcomes if o.status == "succeeded"}
         mismatches: list[str] = []
         with wh.connect(self.dsn) as conn:
             for e, days in plan.items():
-                for run in contiguous_runs([d for d in days if (e.name, d) not in failed]):
+                for run in contiguous_runs([d for d in days if (e.name, d) in loaded]):
                     w = Span(tuple(run)).window
                     raw = wh.count_rows(conn, e, self.realm_id, w.start, w.end)
                     src = planned.get((e.name, run[0], run[-1]))
                     if src is None or src != raw:
+                        if self.budget.stopped is not None:
+                            log.info("source check for %s %s skipped: the run was stopped", e.name, w.label)
+                            continue
                         try:
                             src = self._count(e, w)
                         except Exception as exc:

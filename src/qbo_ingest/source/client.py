@@ -88,6 +88,7 @@ class QboClient:
         retry_base_s: float | None = None,
         logger: logging.Logger | None = None,
         oauth: OAuthSession | None = None,
+        meter: Callable[[str, int], None] | None = None,
     ) -> None:
         settings.require_qbo()
         assert settings.client_id and settings.client_secret and settings.realm_id
@@ -124,6 +125,10 @@ class QboClient:
         self._owns_oauth = oauth is None
         self._access: AccessToken | None = None
         self._token_lock = threading.Lock()
+        # Called with (kind, n) before each request is sent (after the limiter), and ("token", 1) after
+        # each token refresh: the metered-call book and budget (pipeline/budget.py). It may raise
+        # (budget spent): then the request is not sent.
+        self.meter = meter
         self._stats = ClientStats()
         self._stats_lock = threading.Lock()
 
@@ -287,6 +292,8 @@ class QboClient:
                 self.realm_id, self.oauth, seed_refresh_token=self._seed, stale=stale
             )
             self._count("token_refreshes", kind="token")
+            if self.meter is not None and (cur is None or self._access.value != cur.value):
+                self.meter("token", 1)
             return self._access.value
 
     def _fresh(self, tok: AccessToken) -> bool:
@@ -346,6 +353,8 @@ class QboClient:
         for auth_try in range(2):
             token = self._token(stale)
             self.breaker.before_request(what)
+            if self.meter is not None:  # before the limiter: a spent budget does not wait for a slot
+                self.meter(kind, 1)
             self.limiter.acquire(self.realm_id)
             call.requests += 1
             self._count("requests", kind=kind)

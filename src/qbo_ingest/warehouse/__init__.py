@@ -1,5 +1,6 @@
 """The PostgreSQL warehouse: `connection` (names, connect), `schema` (the only DDL), `raw` (upserts,
-deletes, counts), `ledger` (per-day ledger, runs, CDC checks), `grants` (privilege checks).
+deletes, counts), `ledger` (per-day ledger, runs, CDC checks), `meter`
+(metered QBO calls per realm and month), `grants` (privilege checks).
 
 Callers use this package's names (`from qbo_ingest import warehouse as wh; wh.upsert_page(...)`).
 """
@@ -21,6 +22,7 @@ from qbo_ingest.warehouse.ledger import (
     run_start,
     runs_recent,
 )
+from qbo_ingest.warehouse.meter import month_calls, month_of, record_calls
 from qbo_ingest.warehouse.raw import (
     UpsertResult,
     count_rows,
@@ -55,7 +57,10 @@ __all__ = [
     "ledger_finish_many",
     "ledger_summary",
     "mark_deleted",
+    "month_calls",
+    "month_of",
     "raw_snapshot",
+    "record_calls",
     "run_finish",
     "run_start",
     "runs_recent",

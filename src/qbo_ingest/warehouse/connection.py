@@ -21,7 +21,7 @@ from qbo_ingest.redact import redact
 
 RAW_SCHEMA = "raw"
 STATE_SCHEMA = "qbo_ingest"
-STATE_TABLES = ("ledger", "runs", "oauth_tokens", "cdc_state")
+STATE_TABLES = ("ledger", "runs", "oauth_tokens", "cdc_state", "api_calls")
 
 EntityLike = Entity | str
 
