@@ -77,10 +77,15 @@ def child(cfg: dict[str, Any]) -> dict[str, Any]:
     settings = Settings.load(env=cfg["env"], use_mage_secrets=False)
     ents = [get(n) for n in cfg["entities"]]
     extra = cfg.get("backfill_kw") or {}
+    import resource
+
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     with wiring.engine(settings, concurrency=cfg["concurrency"], **(cfg.get("engine_kw") or {})) as eng:
         report = jobs.backfill(eng, ents, cfg["start"], cfg["end"], **extra)
     seconds = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
+    engine_cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
     with psycopg.connect(cfg["env"]["QBO_DATABASE_URL"]) as conn:
         ledger = conn.execute("SELECT entity, day, status, rows_fetched, rows_upserted FROM qbo_ingest.ledger "
                               "ORDER BY entity, day").fetchall()
@@ -91,7 +96,8 @@ def child(cfg: dict[str, Any]) -> dict[str, Any]:
     return {"seconds": seconds, "ok": report.ok, "rows": report.rows_fetched, "raw": raw,
             "ledger_rows": len(ledger), "ledger_digest": digest, "passed": tags.passed, "alerts": tags.alerts,
             "lines_digest": lines, "mismatches": len(report.source_mismatches),
-            "stopped": getattr(report, "stopped", None), "report_requests": report.requests}
+            "stopped": getattr(report, "stopped", None), "report_requests": report.requests,
+            "engine_cpu": engine_cpu}
 
 
 # ----------------------------------------------------------------------------------- the parent
@@ -106,16 +112,20 @@ def _run_child(src: Path, cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _one(src: Path, server_url: str, *, profile: str, entities: list[str], start: str, end: str,
          concurrency: int, seed: int, latency_ms: int, **extra: Any) -> dict[str, Any]:
-    from harness import emulator_process, fresh_database
+    from harness import busy_cpu, emulator_process, fresh_database, postmaster_pid, tree_cpu
 
     dsn = fresh_database(server_url, f"cost_{profile}")
+    pg_pid = postmaster_pid(dsn)
     with emulator_process(seed=seed, profile=profile, throttle=True, latency_ms=latency_ms) as emu:
         end_excl = (_day(end) + _td(1)).isoformat()
         truth = {n: emu.truth_count(n, f"{start}T00:00:00Z", f"{end_excl}T00:00:00Z") for n in entities}
         emu.reset_counters()
         cfg = {"env": emu.env(dsn, refresh_token=emu.new_refresh_token()), "entities": entities, "start": start,
                "end": end, "concurrency": concurrency, **extra}
+        cpu0 = (emu.cpu_seconds(), tree_cpu(pg_pid), busy_cpu())
         res = _run_child(src, cfg)
+        cpu1 = (emu.cpu_seconds(), tree_cpu(pg_pid), busy_cpu())
+        res["emulator_cpu"], res["pg_cpu"], res["machine_cpu"] = (b - a for a, b in zip(cpu0, cpu1, strict=True))
         res["counters"] = emu.counters()
         res["truth"] = truth
     res["equal_truth"] = res["raw"] == truth
@@ -142,6 +152,19 @@ def _before_src(ref: str, tmp: str) -> Path:
     return dest / "src"
 
 
+def _cpu(rs: list[dict[str, Any]]) -> str:
+    """Median CPU of our three processes, the machine's busy share that was not ours, and the rows/s
+    their CPU would allow on this machine's 2 cores if nothing else ran (the CPU bound)."""
+    eng, emu, pg = (_med([r[k] for r in rs]) for k in ("engine_cpu", "emulator_cpu", "pg_cpu"))
+    wall = _med([r["seconds"] for r in rs])
+    busy = _med([r["machine_cpu"] for r in rs])
+    cores = os.cpu_count() or 1
+    others = max(0.0, busy - eng - emu - pg)
+    bound = cores * _med([r["rows"] for r in rs]) / max(eng + emu + pg, 1e-9)
+    return (f"{eng:.1f} / {emu:.1f} / {pg:.1f} | {busy:.1f} CPU s ({others / max(busy, 1e-9):.0%} not ours; "
+            f"{cores} cores x {wall:.1f} s run) | {bound:,.0f}")
+
+
 def _med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -152,7 +175,9 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--before", default="64bdb02", help="git ref of the code before (default 64bdb02)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--dense-days", type=int, default=120)
+    ap.add_argument("--skip-sparse", action="store_true")
     ap.add_argument("--skip-dense", action="store_true")
+    ap.add_argument("--only", choices=("before", "after"), help="measure one side only")
     ap.add_argument("--skip-budget", action="store_true")
     ap.add_argument("--latency-ms", type=int, default=150)
     args = ap.parse_args(argv)
@@ -183,9 +208,11 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="qbo-cost-") as tmp, postgres() as server_url:
         before_src = _before_src(args.before, tmp)
         sides = {"before": before_src, "after": after_src}
+        if args.only:
+            sides = {args.only: sides[args.only]}
         for i in range(args.repeat):
-            for side, src in sides.items():
-                r = _one(src, server_url, **sparse_kw)  # type: ignore[arg-type]
+            for side, src in (sides if not args.skip_sparse else {}).items():
+                r = _one(src, server_url, **sparse_kw)
                 results["sparse"][side].append(r)
                 c = r["counters"]
                 print(f"  sparse {side} #{i + 1}: {r['seconds']:.2f} s, {c['total']} requests "
@@ -194,7 +221,7 @@ def main(argv: list[str] | None = None) -> None:
             if args.skip_dense:
                 continue
             for side, src in sides.items():
-                r = _one(src, server_url, **dense_kw)  # type: ignore[arg-type]
+                r = _one(src, server_url, **dense_kw)
                 results["dense"][side].append(r)
                 c = r["counters"]
                 print(f"  dense {side} #{i + 1}: {r['rows'] / r['seconds']:,.0f} rows/s "
@@ -207,6 +234,7 @@ def main(argv: list[str] | None = None) -> None:
           "| quality lines (passed / alert) | ledger + lines same as before |")
     print("|---|---:|---:|---:|---:|---:|---:|---|---:|---|---|")
     ref = results["sparse"]["before"][0] if results["sparse"]["before"] else None
+    ref = ref or (results["sparse"]["after"][0] if results["sparse"]["after"] else None)
     for side in ("before", "after"):
         rs = results["sparse"][side]
         if not rs:
@@ -220,6 +248,10 @@ def main(argv: list[str] | None = None) -> None:
               f"| {_med([x['count'] for x in c]):.0f} | {_med([x['token'] for x in c]):.0f} "
               f"| {sum(x['throttled'] for x in c)} | {all(r['equal_truth'] for r in rs)} ({rs[0]['rows']:,}) "
               f"| {rs[0]['ledger_rows']} | {rs[0]['passed']} / {rs[0]['alerts']} | {same} |")
+    for side in ("before", "after"):
+        if results["sparse"][side]:
+            print(f"sparse {side} CPU s engine / emulator / PostgreSQL | machine busy | rows/s our CPU allows "
+                  f"on 2 idle cores: {_cpu(results['sparse'][side])}")
     sb, sa = results["sparse"]["before"], results["sparse"]["after"]
     if sb and sa:
         wb, wa = _med([r["seconds"] for r in sb]), _med([r["seconds"] for r in sa])
@@ -230,17 +262,22 @@ def main(argv: list[str] | None = None) -> None:
 
     if not args.skip_dense:
         print(f"\n## dense: Invoice x {args.dense_days} days, concurrency 10 (medians)\n")
-        print("| code | rows/s (runs) | / quota bound 8,333 | requests | COUNT | 429 (emulator) | rows = truth |")
-        print("|---|---:|---:|---:|---:|---:|---|")
+        print("| code | rows/s (runs) | / quota bound 8,333 | requests | COUNT | 429 (emulator) | rows = truth "
+              "| CPU s engine / emulator / PostgreSQL | machine busy (others' share) "
+              "| rows/s our CPU allows on 2 idle cores |")
+        print("|---|---:|---:|---:|---:|---:|---|---|---|---:|")
         for side in ("before", "after"):
             rs = results["dense"][side]
+            if not rs:
+                continue
             rates = [r["rows"] / r["seconds"] for r in rs]
             print(f"| {side} | {_med(rates):,.0f} ({', '.join(f'{x:,.0f}' for x in rates)}) "
                   f"| {_med(rates) / QUOTA_BOUND:.3f}x | {_med([r['counters']['total'] for r in rs]):.0f} "
                   f"| {_med([r['counters']['count'] for r in rs]):.0f} | {sum(r['counters']['throttled'] for r in rs)} "
-                  f"| {all(r['equal_truth'] for r in rs)} |")
+                  f"| {all(r['equal_truth'] for r in rs)} | {_cpu(rs)} |")
         ra = _med([r["rows"] / r["seconds"] for r in results["dense"]["after"]]) / QUOTA_BOUND
-        print(f"\ndense after: {ra:.3f}x of the quota bound (goal >= 0.95: {'met' if ra >= 0.95 else 'NOT met'})")
+        if results["dense"]["after"]:
+            print(f"\ndense after: {ra:.3f}x of the quota bound (goal >= 0.95: {'met' if ra >= 0.95 else 'NOT met'})")
 
     if budget:
         print("\n## budget (after only)\n")

@@ -4,8 +4,9 @@ would exceed `--max-requests` or the month's budget, and hands the counts to the
 The source calls `on_call(kind, n)` before it sends a request (`QboClient(meter=...)`); the engine
 asks `reserve(n)` before it starts a stream, so a stream only starts when its estimated requests
 still fit (a run stops between streams, not half-way through one, unless the estimate was short).
-A stop (the budget, or QBO's monthly-cap 429) is final for the run: every later request is refused
-without being sent.
+When a stream's estimate no longer fits, no further stream starts (the running ones finish within
+the budget); a request that would exceed the budget, or QBO's monthly-cap 429, halts the run: every
+later request is refused without being sent.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class CallBudget:
     stopped: str | None = None
     announced: bool = False  # the stop has been logged (one line per run)
     _outstanding: int = 0
+    _halted: bool = False  # no request is sent any more (a refused request, QBO's cap); `stopped` alone
+    # only keeps new streams from starting, the running ones finish within the budget
     _pending: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -57,12 +60,13 @@ class CallBudget:
             if kind == TOKEN:
                 self._pending[kind] += n
                 return
-            if self.stopped is not None:
+            if self._halted:
                 raise BudgetStop(f"not sent: the run was stopped ({self.stopped})")
             left = self._remaining()
             if left is not None and left < n:
-                self.stopped = self._why()
-                raise BudgetStop(f"request budget spent: {self.stopped}")
+                self.stopped = self.stopped or self._why()
+                self._halted = True
+                raise BudgetStop(f"request budget spent: {self._why()}")
             self.sent += n
             self._outstanding = max(0, self._outstanding - n)  # a sent request uses up a reservation
             self._pending[kind] += n
@@ -94,10 +98,12 @@ class CallBudget:
             self._outstanding = max(0, self._outstanding - max(0, reserved - used))
 
     def stop(self, reason: str) -> bool:
-        """Stop the run (e.g. QBO's monthly-cap 429); True for the first stop."""
+        """Stop the run at once (e.g. QBO's monthly-cap 429): no stream starts and no request is sent any
+        more. True for the first such stop."""
         with self._lock:
-            first = self.stopped is None
+            first = not self._halted
             self.stopped = self.stopped or reason
+            self._halted = True
             return first
 
     def drain(self) -> dict[str, int]:
