@@ -198,3 +198,28 @@ def test_the_monthly_cap_429_stops_the_run_at_once_with_one_line(emu_srv, pg_url
         rows = [r for n in ENTITIES for r in wh.ledger_days(conn, srv.emulator.cfg.realm_id, n)]
     assert rows and all(r.status == "succeeded" or "not loaded" in (r.error or "") for r in rows)
     assert any(r.status == "succeeded" for r in rows)  # what was loaded before the cap stays loaded
+
+
+def test_only_a_429_naming_the_monthly_limit_is_the_cap():
+    from qbo_ingest.errors import CallLimitReached, RetryableError
+    from qbo_ingest.source.responses import classify
+    from qbo_ingest.source.throttle import CircuitBreaker
+
+    def answer(body: bytes) -> httpx.Response:
+        return httpx.Response(429, content=body, headers={"Content-Type": "application/json", "intuit_tid": "t-1"})
+
+    counted: list[str] = []
+    breaker = CircuitBreaker()
+
+    def count(name: str, n: int = 1, *, kind: str | None = None) -> None:
+        counted.append(kind or name)
+
+    with pytest.raises(CallLimitReached, match="monthly call limit reached") as cap:
+        classify(answer(CAP_BODY), "query (Invoice)", breaker=breaker, count=count)
+    assert cap.value.intuit_tid == "t-1" and "--resume" in str(cap.value)
+    assert breaker.state == "closed"  # the cap is not QBO failing: the breaker does not count it
+    throttle = (b'{"Fault":{"Error":[{"Message":"message=ThrottleExceeded; errorCode=003001; statusCode=429",'
+                b'"Detail":"The request limit was reached.  Try again later","code":"3001"}],"type":"SERVICE"}}')
+    with pytest.raises(RetryableError):  # the per-minute throttle is retried as before
+        classify(answer(throttle), "query (Invoice)", breaker=breaker, count=count)
+    assert counted == ["429", "429"]
