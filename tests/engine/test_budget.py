@@ -78,7 +78,9 @@ def test_max_requests_stops_between_streams_and_resume_reaches_the_truth(emu_srv
         assert [r.status for r in by_entity[loaded[0]]] == ["succeeded"] * 60
         assert wh.raw_snapshot(conn, get(loaded[0]), srv.emulator.cfg.realm_id) == _truth(emu, loaded[0])
         book = wh.month_calls(conn)
+        run = wh.runs_recent(conn, 1)[0]
     assert book.get("query", 0) == sent["query"] and book.get("count", 0) == sent["count"]  # every call booked
+    assert run.status == "failed" and (run.error or "").startswith("stopped: --max-requests 6")
 
     env = srv.client_env(pg_url)
     again = _cli(["backfill", *_range("--resume", "--no-progress")], env, monkeypatch)

@@ -136,7 +136,8 @@ class Engine:
             with wh.connect(self.dsn) as conn:
                 wh.run_finish(conn, run_id=report.run_id, status="succeeded" if report.ok else "failed",
                               requests=report.requests, days_succeeded=len(report.outcomes) - len(report.failed),
-                              days_failed=len(report.failed))
+                              days_failed=len(report.failed),
+                              error=f"stopped: {report.stopped}" if report.stopped else None)
         report.outcomes.sort(key=lambda o: (o.entity, o.day))
         return report
 
@@ -316,6 +317,10 @@ class Engine:
                             continue
                         try:
                             src = self._count(e, w)
+                        except CallLimitReached as exc:  # the month is spent: no further check is sent
+                            if self.budget.stop(redact(str(exc).split(". Next:")[0])):
+                                log.error("Run stopped at once: %s", exc)
+                            continue
                         except Exception as exc:
                             log.warning("source check for %s %s skipped: %s", e.name, w.label, redact(str(exc)))
                             continue
