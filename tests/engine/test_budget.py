@@ -225,3 +225,22 @@ def test_only_a_429_naming_the_monthly_limit_is_the_cap():
     with pytest.raises(RetryableError):  # the per-minute throttle is retried as before
         classify(answer(throttle), "query (Invoice)", breaker=breaker, count=count)
     assert counted == ["429", "429"]
+
+
+def test_every_metered_kind_is_booked_cdc_included(pg_url, monkeypatch):
+    from datetime import datetime, timezone
+
+    today = datetime.now(timezone.utc).date()
+    first, last = today - timedelta(days=5), today - timedelta(days=1)
+    emu = Emulator(EmulatorConfig(seed=18, profile="sparse", throttle=False, data_start=first, data_end=last))
+    with serve_in_thread(emu) as srv:
+        args = ["Invoice", "Customer", "--fecha-inicio", first.isoformat(), "--fecha-fin", last.isoformat()]
+        assert _cli(["backfill", *args, "--no-progress"], srv.client_env(pg_url), monkeypatch).exit_code == 0
+        synced = _cli(["sync", "Invoice", "Customer"], srv.client_env(pg_url), monkeypatch)
+        assert synced.exit_code == 0, synced.stdout + synced.stderr
+        sent = emu.counters()
+    with wh.connect(pg_url) as conn:
+        book = wh.month_calls(conn, realm_id=emu.cfg.realm_id)
+    assert sent["cdc"] >= 1 and sent["query"] >= 1 and sent["count"] >= 1
+    assert {k: book.get(k, 0) for k in ("query", "count", "cdc")} == {k: sent[k] for k in ("query", "count", "cdc")}
+    assert book["token"] == sent["token"] >= 1  # token-endpoint calls, booked apart

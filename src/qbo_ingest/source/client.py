@@ -125,10 +125,12 @@ class QboClient:
         self._owns_oauth = oauth is None
         self._access: AccessToken | None = None
         self._token_lock = threading.Lock()
-        # Called with (kind, n) before each request is sent (after the limiter), and ("token", 1) after
-        # each token refresh: the metered-call book and budget (pipeline/budget.py). It may raise
-        # (budget spent): then the request is not sent.
+        # Called with (kind, n) before each request is sent, and ("token", 1) before each request to the
+        # token endpoint: the metered-call book and budget (pipeline/budget.py). It may raise (budget
+        # spent): then the request is not sent (a token request is never refused).
         self.meter = meter
+        if meter is not None:  # each request to the token endpoint, booked apart as kind "token"
+            self.oauth.on_request = lambda _grant: meter("token", 1)
         self._stats = ClientStats()
         self._stats_lock = threading.Lock()
 
@@ -292,8 +294,6 @@ class QboClient:
                 self.realm_id, self.oauth, seed_refresh_token=self._seed, stale=stale
             )
             self._count("token_refreshes", kind="token")
-            if self.meter is not None and (cur is None or self._access.value != cur.value):
-                self.meter("token", 1)
             return self._access.value
 
     def _fresh(self, tok: AccessToken) -> bool:
