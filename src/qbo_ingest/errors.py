@@ -190,3 +190,23 @@ class RetriesExhausted(QboError):
         self.attempts = attempts
         self.last = last
         super().__init__(message, **kw)  # type: ignore[arg-type,unused-ignore]
+
+
+class BudgetStop(QboIngestError):
+    """The run's request budget (`--max-requests`, QBO_MONTHLY_CALL_BUDGET) would be exceeded by the next
+    request: it is not sent, the run stops, and the days not loaded stay pending."""
+
+    next_step = "run the same backfill again with --resume (raise --max-requests or QBO_MONTHLY_CALL_BUDGET first)"
+
+
+class CallLimitReached(QboIngestError):
+    """QBO answered 429 for the month's metered-call cap (not the per-minute throttle): every further
+    read is refused until the next calendar month, so nothing is retried."""
+
+    next_step = ("stop calling QBO this month (retries only deepen the block) or move the app to a higher "
+                 "Intuit App Partner tier; then rerun with --resume")
+
+    def __init__(self, message: str, *, status: int | None = None, intuit_tid: str | None = None) -> None:
+        self.status = status
+        self.intuit_tid = intuit_tid
+        super().__init__(message)

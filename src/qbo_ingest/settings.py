@@ -46,6 +46,7 @@ NAMES = (
     "POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_DB",
     "QBO_DATABASE_URL", "QBO_API_BASE_URL", "QBO_TOKEN_URL", "QBO_AUTHORIZE_URL", "QBO_REVOKE_URL",
     "QBO_RETRY_BASE_SECONDS", "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD", "QBO_TOKEN_KEY",
+    "QBO_MONTHLY_CALL_BUDGET",
 )
 DEFAULT_RETRY_BASE_S = 2.0
 _ASCII_DIGITS = re.compile(r"[0-9]{1,5}")
@@ -86,6 +87,9 @@ class Settings(BaseModel):
     analyst_password: SecretStr | None = None
     # Key material for the token store's encryption (source/auth/sealing.py); None: QBO_CLIENT_SECRET.
     token_key: SecretStr | None = None
+    # Metered QBO calls allowed per calendar month (UTC) before a run stops cleanly; None: no budget.
+    # Intuit's Builder tier includes 500,000 CorePlus calls a month (past it, reads are blocked).
+    monthly_call_budget: int | None = None
 
     @classmethod
     def load(
@@ -159,6 +163,7 @@ class Settings(BaseModel):
                 f"(Settings > Account and settings > Billing & subscription) {HOW}"
             )
         retry_base = _retry_base(raw["QBO_RETRY_BASE_SECONDS"])
+        monthly_budget = _monthly_budget(raw["QBO_MONTHLY_CALL_BUDGET"])
         for name in ("QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "POSTGRES_PASSWORD", "QBO_DATABASE_URL",
                      "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD", "QBO_TOKEN_KEY"):
             register_secret(raw[name])
@@ -187,6 +192,7 @@ class Settings(BaseModel):
             loader_password=secret("QBO_LOADER_PASSWORD"),
             analyst_password=secret("QBO_ANALYST_PASSWORD"),
             token_key=secret("QBO_TOKEN_KEY"),
+            monthly_call_budget=monthly_budget,
         )
 
     def token_key_material(self) -> str | None:
@@ -243,6 +249,19 @@ def _retry_base(raw: str | None) -> float:
     if not 0 <= value <= 300:
         raise SettingsError(f"QBO_RETRY_BASE_SECONDS={raw[:20]!r} is invalid: give seconds between 0 and 300, "
                             f"e.g. 2 {HOW}")
+    return value
+
+
+def _monthly_budget(raw: str | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = int(raw.replace("_", "").replace(",", ""))
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise SettingsError(f"QBO_MONTHLY_CALL_BUDGET={raw[:20]!r} is invalid: give a whole number of calls "
+                            f"per month, e.g. 450000 (Intuit's Builder tier includes 500000) {HOW}")
     return value
 
 

@@ -73,6 +73,7 @@ def test_check_grants_names_every_missing_privilege_with_remediation(
         "SELECT/INSERT/UPDATE on qbo_ingest.runs",
         "SELECT/INSERT/UPDATE on qbo_ingest.oauth_tokens",
         "SELECT/INSERT/UPDATE on qbo_ingest.cdc_state",
+        "SELECT/INSERT/UPDATE on qbo_ingest.api_calls",
     ]
     text = str(err)
     assert f"Database user '{bare}' is missing: USAGE on schema raw; " in text

@@ -108,3 +108,26 @@ def test_runs_start_and_finish(conn: psycopg.Connection[Any]) -> None:
     assert [r.run_id for r in wh.runs_recent(conn)] == ["given", rid]
     with pytest.raises(LookupError, match="run 'nope' not found"):
         wh.run_finish(conn, "nope", status="failed")
+
+
+def test_finish_many_closes_days_in_one_transaction_like_finish(conn: psycopg.Connection[Any]) -> None:
+    wh.ledger_begin(conn, REALM, "Invoice", [D1, D2, D3], run_id="r1")
+    one = {"status": "succeeded", "rows_fetched": 3, "rows_upserted": 3, "pages": 1, "requests": 1, "retries": 0,
+           "seconds": 0.5, "run_id": "r1"}
+    wh.ledger_finish_many(conn, [
+        {"realm_id": REALM, "entity": "Invoice", "day": D1, **one},
+        {"realm_id": REALM, "entity": get("Invoice"), "day": D2, **one, "status": "failed", "error": "boom",
+         "intuit_tid": "tid-1"},
+    ])
+    wh.ledger_finish(conn, REALM, "Invoice", D3, **one)  # type: ignore[arg-type]
+    assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    d1, d2, d3 = wh.ledger_days(conn, REALM, "Invoice")
+    assert (d1.status, d1.rows_fetched, d1.pages, d1.seconds, d1.run_id) == ("succeeded", 3, 1, 0.5, "r1")
+    assert (d2.status, d2.error, d2.intuit_tid) == ("failed", "boom", "tid-1")
+    same = ("status", "rows_fetched", "rows_upserted", "pages", "requests", "retries", "seconds", "attempts")
+    assert [getattr(d1, k) for k in same] == [getattr(d3, k) for k in same]
+    with pytest.raises(ValueError, match="status must be"):  # nothing of a bad batch is written
+        wh.ledger_finish_many(conn, [{"realm_id": REALM, "entity": "Invoice", "day": D1, **one},
+                                     {"realm_id": REALM, "entity": "Invoice", "day": D2, **one, "status": "done"}])
+    assert [r.status for r in wh.ledger_days(conn, REALM, "Invoice")] == ["succeeded", "failed", "succeeded"]
+    wh.ledger_finish_many(conn, [])  # nothing to close: no statement

@@ -1,8 +1,10 @@
 """The jobs a user runs, each `job(engine, ...) -> report`: backfill, retry-failed, one Mage child's
-days, incremental sync (with CDC deletes and the full re-scan), and source reconciliation."""
+days, a backfill's request estimate (`plan`), incremental sync (with CDC deletes and the full
+re-scan), and source reconciliation."""
 
+from qbo_ingest.jobs.estimate import Estimate, estimate
 from qbo_ingest.jobs.incremental import rescan_deletes, sync
 from qbo_ingest.jobs.loads import backfill, load_days, retry_failed
 from qbo_ingest.jobs.reconciliation import reconcile
 
-__all__ = ["backfill", "load_days", "reconcile", "rescan_deletes", "retry_failed", "sync"]
+__all__ = ["Estimate", "backfill", "estimate", "load_days", "reconcile", "rescan_deletes", "retry_failed", "sync"]

@@ -93,4 +93,9 @@ class DayBook:
                 raise RuntimeError(f"{entity} {d}: released more often than streams were added")
             return entry if entry.open_streams == 0 else None
 
-
+    def unfinished(self) -> list[tuple[str, date, DayEntry]]:
+        """Days a stream began that are still held by a stream that never ran (a run stopped by its
+        budget skips the streams that no longer fit)."""
+        with self._lock:
+            return [(e, d, entry) for (e, d), entry in sorted(self._days.items())
+                    if entry.begun and entry.open_streams > 0]

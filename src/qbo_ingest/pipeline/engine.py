@@ -22,15 +22,20 @@ from typing import Any
 
 from qbo_ingest import faultpoints
 from qbo_ingest import warehouse as wh
-from qbo_ingest.catalogue import Entity
+from qbo_ingest.catalogue import Entity, get
+from qbo_ingest.errors import BudgetStop, CallLimitReached
+from qbo_ingest.pipeline.budget import CallBudget
+from qbo_ingest.pipeline.checks import source_checks
 from qbo_ingest.pipeline.daybook import DayBook, DayStats
 from qbo_ingest.pipeline.planning import Span, contiguous_runs, split_run
-from qbo_ingest.pipeline.quality import QualityGateError, check_window, source_check
+from qbo_ingest.pipeline.prefetch import prefetched
+from qbo_ingest.pipeline.quality import QualityGateError, check_window
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
 from qbo_ingest.pipeline.source import Source
 from qbo_ingest.records import placed_time
 from qbo_ingest.redact import redact
 from qbo_ingest.warehouse.ledger import RunStatus, Status
+from qbo_ingest.warehouse.meter import metered
 from qbo_ingest.windows import Window, day_window
 
 log = logging.getLogger("qbo_ingest.backfill")
@@ -67,6 +72,7 @@ class Engine:
     source_checks: bool = True
     on_day: ProgressFn | None = None
     clock: Callable[[], datetime] = field(default=_utcnow, repr=False)  # aware UTC now
+    budget: CallBudget = field(default_factory=CallBudget)  # the client's meter feeds it (apps/wiring.py)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Set on Ctrl-C: every stream stops before its next request, no queued stream starts.
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -81,41 +87,63 @@ class Engine:
             wh.ensure_schema(conn, list(entities))
             wh.check_grants(conn, list(entities))
             self.client.ensure_token()
+            self.budget.used_before = metered(wh.month_calls(conn))  # the app's month so far, every realm
+            self.book_calls(conn)
             yield conn
+
+    def book_calls(self, conn: Any | None = None) -> None:
+        """Write the requests counted since the last call into the month's book (qbo_ingest.api_calls)."""
+        calls = self.budget.drain()
+        if not calls:
+            return
+        if conn is not None:
+            wh.record_calls(conn, self.realm_id, calls)
+            return
+        with wh.connect(self.dsn) as c:
+            wh.record_calls(c, self.realm_id, calls)
 
     # ---------------------------------------------------------------- execution
     def load_plan(self, plan: dict[Entity, list[date]], *, command: str, run_id: str | None = None) -> RunReport:
         """Load the given days of each entity: consecutive days become keyset streams, run in parallel."""
         report = RunReport(run_id=run_id or uuid.uuid4().hex[:12])
         t0 = time.monotonic()
-        jobs: list[tuple[Entity, Span]] = []
+        jobs: list[tuple[Entity, Span, float]] = []
         book = DayBook()
+        runs_of: list[tuple[Entity, list[date], bool]] = []
         for e, days in plan.items():
             runs = contiguous_runs(days)
             for run in runs:
                 # A single day is counted only when it is the entity's whole plan (a backfill of one
                 # day, which may be heavy); a single day inside a larger plan is fetched as one stream.
-                counted = len(run) > 1 or len(runs) == 1
-                count = self._planning_count(e, Span(tuple(run))) if counted else None
-                report.requests += 1 if counted else 0
-                for span in split_run(run, count=count, page_size=self.page_size, max_streams=self.workers):
-                    jobs.append((e, span))
-                    book.add(e.name, span.days)
+                runs_of.append((e, run, len(run) > 1 or len(runs) == 1))
+        # The planning COUNTs run concurrently (one round trip, not one per run); each one is kept and
+        # is the run's source check afterwards (see checks.source_checks), so a run costs one COUNT, not two.
+        counted = [(e, Span(tuple(run))) for e, run, c in runs_of if c]
+        planned = self._planning_counts(counted)
+        report.requests += len(counted)
+        for e, run, c in runs_of:
+            count = planned.get((e.name, run[0], run[-1])) if c else None
+            spans = split_run(run, count=count, page_size=self.page_size, max_streams=self.workers)
+            for span in spans:
+                jobs.append((e, span, (count if count is not None else 0) / len(spans)))
+                book.add(e.name, span.days)
+        jobs.sort(key=lambda j: -j[2])  # the biggest streams first: the pool's tail is a small one
         with wh.connect(self.dsn) as conn:
             wh.run_start(conn, run_id=report.run_id, command=command,
                          entities=[e.name for e in plan], realm_id=self.realm_id)
         self._stop.clear()
         with wh.run_alive(self.dsn, report.run_id):  # released at the end, or by the server if we die
-            self._run_jobs(plan, jobs, book, report, t0)
+            self._run_jobs(plan, jobs, book, report, t0, planned)
         report.outcomes.sort(key=lambda o: (o.entity, o.day))
         return report
 
-    def _run_jobs(self, plan: dict[Entity, list[date]], jobs: list[tuple[Entity, Span]], book: DayBook,
-                  report: RunReport, t0: float) -> None:
+    def _run_jobs(self, plan: dict[Entity, list[date]], jobs: list[tuple[Entity, Span, float]], book: DayBook,
+                  report: RunReport, t0: float, planned: dict[tuple[str, date, date], int | None]) -> None:
         interrupted = False
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo")
         try:
-            futures = [pool.submit(self.stream, e, span, report.run_id, book) for e, span in jobs]
+            futures = [pool.submit(self.stream, e, span, report.run_id, book,
+                                   estimate=int(n) // self.page_size + 1) for e, span, n in jobs]
             try:
                 for fut in as_completed(futures):
                     self._collect(fut.result(), report)
@@ -123,17 +151,27 @@ class Engine:
                 interrupted = True
                 self._stop_streams(futures, report)
                 raise
+            report.stopped = self.budget.stopped
+            if report.stopped is not None:
+                report.outcomes.extend(self._close_unfinished(book, report))
+                report.pending = sum(len(ds) for ds in plan.values()) - len(report.outcomes)
+                if not self.budget.announced:
+                    self.budget.announced = True
+                    log.warning("Run stopped before the budget was spent: %s; %d day(s) not loaded stay "
+                                "pending. Next: the same command with --resume", report.stopped, report.pending)
             if self.source_checks:
-                report.source_mismatches = self._source_checks(plan, report)
+                report.source_mismatches = source_checks(self, plan, report, planned)
         finally:
             pool.shutdown(wait=not interrupted, cancel_futures=True)
+            self.book_calls()
             report.seconds = time.monotonic() - t0
             status: RunStatus = "interrupted" if interrupted else "succeeded" if report.ok else "failed"
             with wh.connect(self.dsn) as conn:
                 wh.run_finish(conn, run_id=report.run_id, status=status,
                               requests=report.requests,
                               days_succeeded=len(report.outcomes) - len(report.failed) - len(report.open_days),
-                              days_failed=len(report.failed))
+                              days_failed=len(report.failed),
+                              error=f"stopped: {report.stopped}" if report.stopped else None)
 
     @staticmethod
     def _collect(result: tuple[list[DayOutcome], int], report: RunReport) -> None:
@@ -165,11 +203,21 @@ class Engine:
     def workers(self) -> int:
         return max(1, min(self.concurrency, MAX_IN_FLIGHT))
 
+    def _planning_counts(self, runs: Sequence[tuple[Entity, Span]]) -> dict[tuple[str, date, date], int | None]:
+        """COUNT(*) of each run, concurrently (at most `workers` in flight), by (entity, first, last day)."""
+        if not runs:
+            return {}
+        with ThreadPoolExecutor(max_workers=min(self.workers, len(runs)), thread_name_prefix="qbo-count") as pool:
+            counts = list(pool.map(lambda es: self._planning_count(*es), runs))
+        return {(e.name, sp.days[0], sp.days[-1]): n for (e, sp), n in zip(runs, counts, strict=True)}
+
     def _planning_count(self, entity: Entity, span: Span) -> int | None:
         """COUNT(*) over a run of days to decide how many streams it gets; a failure only means one stream
         (the stream itself will then fail or succeed, and name its days)."""
         try:
             return self._count(entity, span.window)
+        except (BudgetStop, CallLimitReached):
+            raise
         except Exception as exc:
             log.warning("%s %s: planning count failed (%s); fetching as one stream", entity.name, span.label,
                         redact(str(exc)).splitlines()[0])
@@ -178,9 +226,23 @@ class Engine:
     def _count(self, entity: Entity, window: Window) -> int:
         return int(self.client.count(entity, window.start, window.end))
 
-    def stream(self, entity: Entity, span: Span, run_id: str, book: DayBook) -> tuple[list[DayOutcome], int]:
+    def stream(self, entity: Entity, span: Span, run_id: str, book: DayBook, *,
+               estimate: int = 1) -> tuple[list[DayOutcome], int]:
         """Fetch one span (whole days or a time slice) page by page; release each day once the stream
-        has passed it, and close the days it is the last open stream on."""
+        has passed it, and close the days it is the last open stream on.
+
+        The stream starts only when its `estimate` of requests fits the budget; otherwise it touches
+        nothing (its days stay pending for --resume)."""
+        if not self.budget.reserve(estimate):
+            return [], 0
+        used = 0
+        try:
+            outcomes, used = self._stream(entity, span, run_id, book)
+            return outcomes, used
+        finally:
+            self.budget.release(estimate, used)
+
+    def _stream(self, entity: Entity, span: Span, run_id: str, book: DayBook) -> tuple[list[DayOutcome], int]:
         name = entity.name
         mine = list(span.days)  # this stream's days not yet released, in order
         outcomes: list[DayOutcome] = []
@@ -192,7 +254,8 @@ class Engine:
         started = self.clock()
         unended = {d for d in span.days if day_window(d).end > started}
 
-        def release_until(conn: Any, limit: date | None, *, error: str | None = None) -> None:
+        def release_until(conn: Any, limit: date | None) -> None:
+            closing: list[tuple[date, Any]] = []
             while mine and (limit is None or mine[0] < limit):
                 d = mine.pop(0)
                 entry = book.release(name, d)
@@ -201,7 +264,8 @@ class Engine:
                 if d in unended and entry.error is None:
                     outcomes.append(self._leave_open(entity, d, entry.stats, lg))
                 else:
-                    outcomes.append(self._close_day(conn, entity, d, entry.stats, run_id, entry.error, lg))
+                    closing.append((d, entry))
+            outcomes.extend(self._close_days(conn, entity, closing, run_id, lg))
 
         try:
             with wh.connect(self.dsn) as conn:
@@ -212,7 +276,8 @@ class Engine:
                     window = span.window
                     if self._stop.is_set():
                         raise Interrupted()
-                    for page in self.client.pages(entity, window.start, window.end, page_size=self.page_size):
+                    pages = self.client.pages(entity, window.start, window.end, page_size=self.page_size)
+                    for page in prefetched(pages):  # the next page is fetched while this one is upserted
                         requests += page.requests
                         records = page.records
                         first_day = (_day(records[0], page.floor) if records else
@@ -233,6 +298,13 @@ class Engine:
                         if self._stop.is_set():
                             raise Interrupted()
                     release_until(conn, None)
+                except (BudgetStop, CallLimitReached) as exc:  # the run stops: one line for the run
+                    reason = redact(str(exc).split(". Next:")[0])
+                    if self.budget.stop(reason) and isinstance(exc, CallLimitReached):
+                        self.budget.announced = True
+                        log.error("Run stopped at once: %s", exc)
+                    book.fail(name, mine, f"not loaded: the run was stopped ({self.budget.stopped})")
+                    release_until(conn, None)
                 except Exception as exc:  # the stream failed: its unreleased days fail, named
                     # whatever broke once Ctrl-C was pressed (a closed client included), it was the Ctrl-C
                     err: Exception = Interrupted() if self._stop.is_set() else exc
@@ -242,6 +314,7 @@ class Engine:
                              span.label, msg)
                     book.fail(name, mine, msg)
                     release_until(conn, None)
+                self.book_calls(conn)
         except Exception as exc:
             # No connection, or the ledger or a day's close failed: the days this stream still holds
             # fail (another stream closing one of them records the error); the error propagates.
@@ -262,46 +335,47 @@ class Engine:
                 self.on_day(out)
         return out
 
-    def _close_day(self, conn: Any, entity: Entity, d: date, st: DayStats, run_id: str,
-                   error: str | None, lg: logging.Logger) -> DayOutcome:
-        label = entity.block_name(d.isoformat())
-        status: Status = "succeeded"
-        if error is None:
-            try:
-                check_window(lg, entity.name, label, st.rows_fetched, st.rows_upserted)
-            except QualityGateError as exc:
-                status, error = "failed", str(exc)
-        else:
-            status = "failed"
-        faultpoints.hit("ledger_finish")
-        wh.ledger_finish(conn, self.realm_id, entity.name, d, status=status,
-                         rows_fetched=st.rows_fetched, rows_upserted=st.rows_upserted, pages=st.pages,
-                         requests=st.requests, retries=st.retries, error=error, intuit_tid=st.intuit_tid,
-                         chars_escaped=st.chars_escaped,
-                         seconds=round(time.monotonic() - st.started, 3), run_id=run_id)
-        out = DayOutcome(entity.name, d, status, st.rows_fetched, st.rows_upserted, st.requests, error)
+    def _close_unfinished(self, book: DayBook, report: RunReport) -> list[DayOutcome]:
+        """After a stop: days a stream began but a skipped stream never finished fail, named (the
+        days no stream began have no ledger row: they are pending)."""
+        left = book.unfinished()
+        if not left:
+            return []
+        outs: list[DayOutcome] = []
+        with wh.connect(self.dsn) as conn:
+            for name, d, entry in left:
+                entry.error = entry.error or f"not loaded: the run was stopped ({report.stopped})"
+                e = get(name)
+                outs += self._close_days(conn, e, [(d, entry)], report.run_id, log.getChild(e.snake))
+        return outs
+
+    def _close_days(self, conn: Any, entity: Entity, closing: Sequence[tuple[date, Any]], run_id: str,
+                    lg: logging.Logger) -> list[DayOutcome]:
+        """Quality gates of each released day (its log line), then ONE ledger transaction for them all."""
+        rows: list[dict[str, Any]] = []
+        outs: list[DayOutcome] = []
+        for d, entry in closing:
+            st, error = entry.stats, entry.error
+            label = entity.block_name(d.isoformat())
+            status: Status = "succeeded"
+            if error is None:
+                try:
+                    check_window(lg, entity.name, label, st.rows_fetched, st.rows_upserted)
+                except QualityGateError as exc:
+                    status, error = "failed", str(exc)
+            else:
+                status = "failed"
+            faultpoints.hit("ledger_finish")
+            rows.append({"realm_id": self.realm_id, "entity": entity.name, "day": d, "status": status,
+                         "rows_fetched": st.rows_fetched, "rows_upserted": st.rows_upserted, "pages": st.pages,
+                         "requests": st.requests, "retries": st.retries, "error": error,
+                         "intuit_tid": st.intuit_tid, "chars_escaped": st.chars_escaped,
+                         "seconds": round(time.monotonic() - st.started, 3),
+                         "run_id": run_id})
+            outs.append(DayOutcome(entity.name, d, status, st.rows_fetched, st.rows_upserted, st.requests, error))
+        wh.ledger_finish_many(conn, rows)
         if self.on_day is not None:
             with self._lock:
-                self.on_day(out)
-        return out
-
-    def _source_checks(self, plan: dict[Entity, list[date]], report: RunReport) -> list[str]:
-        """COUNT(*) at QBO per contiguous run next to the rows in raw: one request per run, not per day."""
-        failed = {(o.entity, o.day) for o in report.failed}
-        mismatches: list[str] = []
-        with wh.connect(self.dsn) as conn:
-            for e, days in plan.items():
-                for run in contiguous_runs([d for d in days if (e.name, d) not in failed]):
-                    w = Span(tuple(run)).window
-                    try:
-                        src = self._count(e, w)
-                    except Exception as exc:
-                        log.warning("source check for %s %s skipped: %s", e.name, w.label, redact(str(exc)))
-                        continue
-                    report.requests += 1
-                    raw = wh.count_rows(conn, e, self.realm_id, w.start, w.end)
-                    if not source_check(log.getChild(e.snake), e.name, w.label, src, raw):
-                        mismatches.append(f"{e.name} {w.label}: QBO {src} vs raw {raw}")
-        return mismatches
-
-
+                for out in outs:
+                    self.on_day(out)
+        return outs

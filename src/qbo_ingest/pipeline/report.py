@@ -25,6 +25,8 @@ class RunReport:
     requests: int = 0
     source_mismatches: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stopped: str | None = None  # why the run stopped before its plan was done (the request budget, QBO's cap)
+    pending: int = 0  # days of the plan not loaded because of the stop (no ledger row): for --resume
 
     @property
     def failed(self) -> list[DayOutcome]:
@@ -36,7 +38,7 @@ class RunReport:
 
     @property
     def ok(self) -> bool:
-        return not self.failed
+        return not self.failed and self.stopped is None
 
     @property
     def rows_fetched(self) -> int:

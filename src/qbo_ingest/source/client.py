@@ -91,6 +91,7 @@ class QboClient:
         retry_base_s: float | None = None,
         logger: logging.Logger | None = None,
         oauth: OAuthSession | None = None,
+        meter: Callable[[str, int], None] | None = None,
     ) -> None:
         settings.require_qbo()
         assert settings.client_id and settings.client_secret and settings.realm_id
@@ -130,6 +131,12 @@ class QboClient:
         self.response_timeout = 2 * timeout
         self._access: AccessToken | None = None
         self._token_lock = threading.Lock()
+        # Called with (kind, n) before each request is sent, and ("token", 1) before each request to the
+        # token endpoint: the metered-call book and budget (pipeline/budget.py). It may raise (budget
+        # spent): then the request is not sent (a token request is never refused).
+        self.meter = meter
+        if meter is not None:  # each request to the token endpoint, booked apart as kind "token"
+            self.oauth.on_request = lambda _grant: meter("token", 1)
         self._stats = ClientStats()
         self._stats_lock = threading.Lock()
 
@@ -346,6 +353,8 @@ class QboClient:
         for auth_try in range(2):
             token = self._token(stale)
             self.breaker.before_request(what)
+            if self.meter is not None:  # before the limiter: a spent budget does not wait for a slot
+                self.meter(kind, 1)
             self.limiter.acquire(self.realm_id)
             call.requests += 1
             self._count("requests", kind=kind)

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from qbo_ingest.errors import FatalApiError, RetryableError
+from qbo_ingest.errors import CallLimitReached, FatalApiError, RetryableError
 from qbo_ingest.redact import redact
 from qbo_ingest.source.throttle import CircuitBreaker
 
@@ -40,6 +40,25 @@ def is_throttle(ftype: str, code: str, text: str) -> bool:
     return "throttle" in text.lower() or code.lstrip("0") == "3001" or "throttl" in ftype.lower()
 
 
+# The monthly metered-call cap (Intuit App Partner Program, Builder tier: 500,000 CorePlus calls per
+# workspace and month). Intuit documents it as "throttled and an HTTP 429 error will be returned"
+# (developer.intuit.com, "API call limits and throttles") without a separate error code, so a 429 is the
+# cap - not the per-minute throttle (`ThrottleExceeded`, errorCode 003001) - when its Fault text names
+# the monthly limit. The emulator's cap body (issue 14) must match this.
+_MONTHLY_CAP_WORDS = ("monthly", "per month", "this month", "coreplus", "call limit", "calls limit")
+
+
+def is_monthly_cap(status: int, fault: tuple[str, str, str] | None) -> bool:
+    """A 429 for the month's metered-call cap: retrying it only burns time (reads stay blocked)."""
+    if status != 429 or fault is None:
+        return False
+    ftype, code, text = fault
+    low = f"{ftype} {text}".lower()
+    if code.lstrip("0") == "3001" or "throttleexceeded" in low.replace(" ", ""):
+        return False
+    return any(w in low for w in _MONTHLY_CAP_WORDS)
+
+
 def retry_after(value: str | None) -> float | None:
     """Seconds from a `Retry-After` header (a number or an HTTP date), None when absent or unreadable."""
     if not value:
@@ -67,6 +86,11 @@ def classify(resp: httpx.Response, what: str, *, breaker: CircuitBreaker,
     except ValueError:
         data = None
     fault = parse_fault(data)
+    if is_monthly_cap(status, fault):
+        assert fault is not None
+        count("throttled_429", kind="429")
+        raise CallLimitReached(f"QBO {what} refused: monthly call limit reached (HTTP 429: {fault[2]}); "
+                               f"intuit_tid={tid or '-'}", status=status, intuit_tid=tid)
     if status in RETRYABLE_STATUS:
         breaker.record_failure()
         if status == 429:

@@ -1,5 +1,6 @@
 """The PostgreSQL warehouse: `connection` (names, connect), `schema` (the only DDL), `raw` (upserts,
-deletes, counts), `ledger` (per-day ledger, runs, CDC checks), `grants` (privilege checks).
+deletes, counts), `ledger` (per-day ledger, runs, CDC checks), `meter`
+(metered QBO calls per realm and month), `grants` (privilege checks).
 
 Callers use this package's names (`from qbo_ingest import warehouse as wh; wh.upsert_page(...)`).
 """
@@ -15,6 +16,7 @@ from qbo_ingest.warehouse.ledger import (
     ledger_begin,
     ledger_days,
     ledger_finish,
+    ledger_finish_many,
     ledger_summary,
     newest_succeeded_day,
     run_alive,
@@ -22,6 +24,7 @@ from qbo_ingest.warehouse.ledger import (
     run_start,
     runs_recent,
 )
+from qbo_ingest.warehouse.meter import month_calls, month_of, record_calls
 from qbo_ingest.warehouse.raw import (
     UpsertResult,
     count_rows,
@@ -53,10 +56,14 @@ __all__ = [
     "ledger_begin",
     "ledger_days",
     "ledger_finish",
+    "ledger_finish_many",
     "ledger_summary",
     "mark_deleted",
+    "month_calls",
+    "month_of",
     "newest_succeeded_day",
     "raw_snapshot",
+    "record_calls",
     "run_alive",
     "run_finish",
     "run_start",

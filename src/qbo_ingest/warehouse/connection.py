@@ -23,7 +23,7 @@ RAW_SCHEMA = "raw"
 STATE_SCHEMA = "qbo_ingest"
 LOCK_TIMEOUT = "30s"  # waiting longer for a lock means another session holds it: say so
 STATEMENT_TIMEOUT = "15min"  # far above any page upsert or count (bench/README.md)
-STATE_TABLES = ("ledger", "runs", "oauth_tokens", "cdc_state")
+STATE_TABLES = ("ledger", "runs", "oauth_tokens", "cdc_state", "api_calls")
 # Columns added to a state table after its first release (state.sql adds them; db init applies it).
 STATE_COLUMNS = (("ledger", "chars_escaped"),)
 

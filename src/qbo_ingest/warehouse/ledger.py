@@ -9,7 +9,7 @@ inside a transaction the caller opened. Day ranges here are inclusive (`start`..
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -138,11 +138,28 @@ def ledger_finish(
     chars_escaped: int = 0,
 ) -> None:
     """Record a day's outcome (inserting the row if `ledger_begin` was not called)."""
+    with conn.transaction():
+        conn.execute(_FINISH_SQL, _finish_params(
+            realm_id, entity, day, status=status, rows_fetched=rows_fetched, rows_upserted=rows_upserted,
+            pages=pages, requests=requests, retries=retries, error=error, intuit_tid=intuit_tid, seconds=seconds,
+            run_id=run_id, chars_escaped=chars_escaped))
+
+
+def _finish_params(realm_id: str, entity: Entity | str, day: date, *, status: Status, rows_fetched: int,
+                   rows_upserted: int, pages: int, requests: int, retries: int, error: str | None = None,
+                   intuit_tid: str | None = None, seconds: float | None = None,
+                   run_id: str | None = None, chars_escaped: int = 0) -> dict[str, Any]:
     if status not in ("succeeded", "failed"):
         raise ValueError(f"status must be 'succeeded' or 'failed', not {status!r}")
-    with conn.transaction():
-        conn.execute(
-            """INSERT INTO qbo_ingest.ledger AS l (realm_id, entity, day, status, rows_fetched, rows_upserted,
+    return {
+        "realm": realm_id, "entity": _name(entity), "day": day, "status": status,
+        "fetched": rows_fetched, "upserted": rows_upserted, "pages": pages, "requests": requests,
+        "retries": retries, "escaped": chars_escaped, "seconds": seconds, "error": _clip(error),
+        "tid": intuit_tid, "run": run_id,
+    }
+
+
+_FINISH_SQL = """INSERT INTO qbo_ingest.ledger AS l (realm_id, entity, day, status, rows_fetched, rows_upserted,
         pages, requests, retries, chars_escaped, attempts, started_at, finished_at, seconds, error,
         intuit_tid, run_id)
 VALUES (%(realm)s, %(entity)s, %(day)s, %(status)s, %(fetched)s, %(upserted)s, %(pages)s, %(requests)s,
@@ -153,14 +170,22 @@ ON CONFLICT (realm_id, entity, day) DO UPDATE SET
     chars_escaped = EXCLUDED.chars_escaped, finished_at = now(), error = EXCLUDED.error,
     seconds = COALESCE(EXCLUDED.seconds, EXTRACT(EPOCH FROM now() - l.started_at)::double precision),
     intuit_tid = COALESCE(EXCLUDED.intuit_tid, l.intuit_tid), run_id = COALESCE(EXCLUDED.run_id, l.run_id),
-    attempts = GREATEST(l.attempts, 1), started_at = COALESCE(l.started_at, now())""",
-            {
-                "realm": realm_id, "entity": _name(entity), "day": day, "status": status,
-                "fetched": rows_fetched, "upserted": rows_upserted, "pages": pages, "requests": requests,
-                "retries": retries, "escaped": chars_escaped, "seconds": seconds, "error": _clip(error),
-                "tid": intuit_tid, "run": run_id,
-            },
-        )
+    attempts = GREATEST(l.attempts, 1), started_at = COALESCE(l.started_at, now())"""
+
+
+def ledger_finish_many(conn: psycopg.Connection[Any], closes: Sequence[Mapping[str, Any]]) -> None:
+    """Several days' outcomes in ONE transaction (one `executemany`, pipelined by psycopg); each item
+    holds `ledger_finish`'s arguments after `conn` (realm_id, entity, day, status=..., ...). What the
+    engine uses to close the days a page releases (a sparse page closes tens of days: one commit, not
+    one each)."""
+    if not closes:
+        return
+    params = []
+    for kw in closes:
+        args = dict(kw)
+        params.append(_finish_params(args.pop("realm_id"), args.pop("entity"), args.pop("day"), **args))
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(_FINISH_SQL, params)
 
 
 def _ledger_query(

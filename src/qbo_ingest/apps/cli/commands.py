@@ -11,7 +11,15 @@ from rich.table import Table
 from qbo_ingest import jobs
 from qbo_ingest import warehouse as wh
 from qbo_ingest.apps import wiring
-from qbo_ingest.apps.cli.output import console, print_daily_chart, print_report, print_status, progress
+from qbo_ingest.apps.cli.output import (
+    console,
+    print_daily_chart,
+    print_estimate,
+    print_month_calls,
+    print_report,
+    print_status,
+    progress,
+)
 from qbo_ingest.catalogue import Entity
 from qbo_ingest.jobs.reconciliation import window_label
 from qbo_ingest.pipeline.report import RunReport
@@ -29,12 +37,23 @@ def _settings(settings: Settings | None) -> Settings:
 
 
 def backfill(entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *, resume: bool = False,
-             concurrency: int = 4, show_progress: bool = True, settings: Settings | None = None) -> RunReport:
+             concurrency: int = 4, show_progress: bool = True, max_requests: int | None = None,
+             settings: Settings | None = None) -> RunReport:
     n_days = len(daily_windows(fecha_inicio, fecha_fin, today=_today()))  # validate before touching anything
     s = _settings(settings)
     with progress(show_progress, total=n_days * len(entities)) as on_day, \
-            wiring.engine(s, concurrency=concurrency, on_day=on_day) as eng:
+            wiring.engine(s, concurrency=concurrency, on_day=on_day, max_requests=max_requests) as eng:
         return jobs.backfill(eng, list(entities), fecha_inicio, fecha_fin, resume=resume)
+
+
+def plan(entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *, resume: bool = False,
+         concurrency: int = 4, settings: Settings | None = None) -> jobs.Estimate:
+    daily_windows(fecha_inicio, fecha_fin, today=_today())
+    s = _settings(settings)
+    with wiring.engine(s, concurrency=concurrency) as eng:
+        est = jobs.estimate(eng, list(entities), fecha_inicio, fecha_fin, resume=resume)
+    print_estimate(est)
+    return est
 
 
 def retry_failed(entities: Sequence[Entity], *, start: DateLike | None = None, end: DateLike | None = None,
@@ -54,6 +73,8 @@ def status(entities: Sequence[Entity] | None, *, start: DateLike | None = None, 
         wh.ensure_schema(conn, list(entities) if entities else None)
         rows = wh.ledger_summary(conn, realm_id=s.realm_id or None, entities=names, start=s_day, end=e_day)
         print_status(rows, per_day=per_day)
+        print_month_calls(wh.month_calls(conn), wh.month_calls(conn, realm_id=s.realm_id) if s.realm_id else None,
+                          month=wh.month_of(), budget=s.monthly_call_budget, realm_id=s.realm_id)
         if entities and len(entities) == 1:
             print_daily_chart(wh.daily_counts(conn, entities[0], s.realm_id or None), s_day, e_day)
 

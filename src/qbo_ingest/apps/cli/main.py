@@ -104,6 +104,9 @@ def backfill(
     resume: bool = typer.Option(False, "--resume", help="Skip days the ledger marks succeeded."),
     concurrency: int = typer.Option(4, "--concurrency", min=1, max=10, help="Streams in flight (<= 10)."),
     no_progress: bool = typer.Option(False, "--no-progress"),
+    max_requests: Optional[int] = typer.Option(
+        None, "--max-requests", min=1,
+        help="Stop cleanly before sending more than N metered QBO requests; the rest stays for --resume."),
 ) -> None:
     """Backfill entities over daily UTC windows into raw.qb_<entity>.
 
@@ -113,10 +116,29 @@ def backfill(
 
     ents = _entities(entities)
     report = _guard(lambda: commands.backfill(ents, fecha_inicio, fecha_fin, resume=resume,
-                                              concurrency=concurrency, show_progress=not no_progress))
+                                              concurrency=concurrency, show_progress=not no_progress,
+                                              max_requests=max_requests))
     output.print_report(report)
     if not report.ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+@app.command()
+def plan(
+    entities: Optional[list[str]] = typer.Argument(None, help="Entities (Invoice, Customer, ... or all)."),
+    fecha_inicio: str = typer.Option(..., "--fecha-inicio", "--from", help="First day, YYYY-MM-DD (UTC)."),
+    fecha_fin: str = typer.Option(..., "--fecha-fin", "--to", help="Last day, YYYY-MM-DD (UTC), inclusive."),
+    resume: bool = typer.Option(False, "--resume", help="Estimate only the days the ledger does not mark succeeded."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=10),
+) -> None:
+    """Estimate a backfill's QBO requests before running it (costs one COUNT per run of days).
+
+    Example: qbo-ingest plan Invoice Customer --fecha-inicio 2025-01-01 --fecha-fin 2025-12-31
+    """
+    from qbo_ingest.apps.cli import commands
+
+    ents = _entities(entities)
+    _guard(lambda: commands.plan(ents, fecha_inicio, fecha_fin, resume=resume, concurrency=concurrency))
 
 
 @app.command("retry-failed")

@@ -61,13 +61,16 @@ def print_report(report: RunReport) -> None:
     for o in report.open_days:
         console.print(f"{o.entity} {o.day}: not ended yet (UTC), {o.rows_fetched} record(s) loaded so far; "
                       "not closed in the ledger")
+    if report.stopped:
+        console.print(f"[yellow]stopped: {report.stopped}; {report.pending} day(s) not loaded stay pending. "
+                      "Next: the same command with --resume[/yellow]")
     for m in report.source_mismatches:
         console.print(f"[yellow]source mismatch: {m}[/yellow]")
     for o in report.failed[:20]:
         console.print(f"[red]failed {o.entity} {o.day}: {o.error}[/red]")
     if len(report.failed) > 20:
         console.print(f"[red]... and {len(report.failed) - 20} more failed day(s)[/red]")
-    if report.failed:
+    if report.failed and not report.stopped:
         console.print("Next: qbo-ingest retry-failed  (or rerun backfill with --resume)")
 
 
@@ -118,3 +121,43 @@ def print_daily_chart(counts: Sequence[tuple[date, int]], start: date | None, en
         console.print(f"{d}  {n:>8}  {'█' * max(1 if n else 0, round(width * n / top))}")
 
 
+
+
+def print_estimate(est: Any) -> None:
+    """`qbo-ingest plan`: the backfill's requests per entity, what the estimate cost, the month's budget."""
+    t = Table(title="backfill estimate (QBO requests)")
+    for col in ("entity", "days", "runs", "records (QBO COUNT)", "streams", "data requests", "COUNT requests",
+                "requests"):
+        t.add_column(col, justify="left" if col == "entity" else "right")
+    for x in est.lines:
+        t.add_row(x.entity, str(x.days), str(x.runs), f"{x.records:,}", str(x.streams), str(x.data_requests),
+                  str(x.count_requests), str(x.requests))
+    console.print(t)
+    console.print(f"estimated: {est.requests:,} metered request(s) (+ at most 1 token refresh); this estimate "
+                  f"itself cost {est.estimate_cost} COUNT request(s), one per run of days (already in the book)")
+    used = est.month_used + est.estimate_cost
+    if est.monthly_budget:
+        left = est.monthly_budget - used
+        console.print(f"this month: {used:,} of {est.monthly_budget:,} metered calls used; {left:,} left"
+                      f"{'' if est.requests <= left else ' - NOT enough: the backfill would stop, use --max-requests'}")
+    else:
+        console.print(f"this month: {used:,} metered calls used (no QBO_MONTHLY_CALL_BUDGET set)")
+
+
+def print_month_calls(all_realms: dict[str, int], realm: dict[str, int] | None, *, month: date,
+                      budget: int | None, realm_id: str | None) -> None:
+    """`qbo-ingest status`: this month's QBO calls against the monthly budget."""
+    def metered(calls: dict[str, int]) -> int:
+        return sum(n for k, n in calls.items() if k != "token")
+
+    total = metered(all_realms)
+    kinds = ", ".join(f"{k} {n:,}" for k, n in sorted(all_realms.items()) if k != "token") or "none"
+    tokens = all_realms.get("token", 0)
+    line = f"QBO calls in {month:%Y-%m} (UTC): {total:,} metered ({kinds}); token refreshes {tokens:,}"
+    if realm is not None and realm_id and metered(realm) != total:
+        line += f"; realm {realm_id}: {metered(realm):,}"
+    if budget:
+        line += f"; budget {budget:,} (QBO_MONTHLY_CALL_BUDGET): {total / budget:.1%} used, {budget - total:,} left"
+    else:
+        line += "; no QBO_MONTHLY_CALL_BUDGET set (Intuit's Builder tier includes 500,000 a month)"
+    console.print(line)

@@ -85,6 +85,9 @@ class OAuthSession:
             transport=transport,
         )
         self._last_tid: str | None = None
+        # Called with the grant ("refresh", "code") before each request to the token endpoint: the
+        # client's metered-call book counts token calls apart (QboClient sets it).
+        self.on_request: Callable[[str], None] | None = None
 
         def remember_tid(resp: httpx.Response) -> httpx.Response:
             self._last_tid = resp.headers.get("intuit_tid")
@@ -169,6 +172,8 @@ class OAuthSession:
         with self._lock:
             self._last_tid = None
             started = self._wall_clock()  # before the request: expiry is never overstated
+            if self.on_request is not None:
+                self.on_request(what)
             try:
                 token = dict(call())
             except OAuthError as exc:

@@ -71,3 +71,16 @@ CREATE TABLE IF NOT EXISTS qbo_ingest.cdc_state (
     checked_at timestamptz NOT NULL,   -- changedSince for the next CDC request
     PRIMARY KEY (realm_id, entity)
 );
+
+-- QBO calls per realm, calendar month (UTC) and kind, as QBO would meter them: query, count (a
+-- COUNT(*) query), cdc, batch (one per batch item), report, companyinfo; token refreshes are kept
+-- apart under kind 'token' (the OAuth endpoint is not a metered CorePlus call). Written by the
+-- engine as requests are sent (qbo_ingest.warehouse.meter); `qbo-ingest status` shows the month.
+CREATE TABLE IF NOT EXISTS qbo_ingest.api_calls (
+    realm_id   varchar     NOT NULL,
+    month      date        NOT NULL,          -- first day of the calendar month, UTC
+    kind       varchar     NOT NULL,
+    calls      bigint      NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (realm_id, month, kind)
+);
