@@ -40,13 +40,10 @@ EXAMPLE_RANGE = ("2025-10-01", "2025-10-31")
 PROJECT_UUID = uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/qbo-ingest/mage").hex
 
 RETRY_COMMENT = """\
-  # Mage retries the whole day after the QBO client already gave up: the client retries 429/5xx 6
-  # times with backoff 2..64 s (~126 s of waiting, the spec's circuit breaker). So one late retry
-  # only, 5 minutes later, for an outage longer than that; more would just spend API quota.
-  # Mage sleeps `delay` before a retry (doubled each time when exponential_backoff) and gives up
-  # early as soon as sleeps-so-far + next sleep >= max_delay: max_delay caps the ACCUMULATED sleep,
-  # so it must exceed the sum of all planned sleeps (retries: 5, delay: 30, max_delay: 60 gives ONE
-  # retry). Here 1 x 300 s < 900 s.
+  # No Mage retry: a failure must show within ~3 minutes (mage/README.md, "Retries"). The QBO client
+  # already retries 429/5xx/timeouts 6 times with backoff 2+4+8+16+32+64 = 126 s (the spec's circuit
+  # breaker) before a day fails; a Mage retry would add its delay plus another 126 s. The retry after
+  # a longer outage is the operator's "Retry incomplete blocks", which re-runs only the failed days.
 """
 
 
@@ -126,10 +123,7 @@ blocks:
   language: python
   name: load_day
 {RETRY_COMMENT}  retry_config:
-    retries: 1
-    delay: 300
-    max_delay: 900
-    exponential_backoff: false
+    retries: 0
   status: not_executed
   type: data_exporter
   upstream_blocks:
