@@ -2,7 +2,8 @@
 """Generate the Mage project under mage/ from the entity catalogue.
 
     python scripts/gen_mage.py           # write mage/ (one qb_<plural>_backfill pipeline per entity)
-    python scripts/gen_mage.py --check   # exit 1 and list the files that differ from the generator's output
+    python scripts/gen_mage.py --check   # exit 1 and list the files whose meaning differs from the generator's
+    python scripts/gen_mage.py --check --exact   # byte for byte (after `write`, this is what holds)
 
 Every pipeline shares the same four block files (each one call of `qbo_ingest.apps.mage.blocks`); only its
 metadata.yaml and triggers.yaml differ. The block files find their entity from the pipeline uuid.
@@ -164,7 +165,11 @@ concurrency_config:
 description: QBO {e.name} -> raw.{e.table}, one block run per UTC day from fecha_inicio to fecha_fin
 executor_type: local_python
 name: {p}
-run_pipeline_in_one_process: false
+# One process runs the whole run (Mage's PipelineExecutor: blocks, then the day children one after the
+# other): a child that only closes its day from the ledger takes milliseconds there, where a process of
+# its own per child costs seconds of start-up. The scheduler still records one block run per day, and
+# "Retry incomplete blocks" still re-runs only the block runs that did not complete.
+run_pipeline_in_one_process: true
 tags:
 - qbo
 - backfill
@@ -324,17 +329,90 @@ def render() -> dict[str, str]:
     return files
 
 
-def drift(target: Path = MAGE_DIR) -> list[str]:
-    """Files that differ from the generator's output, are missing, or are pipelines it no longer makes."""
+def drift(target: Path = MAGE_DIR, *, exact: bool = False) -> list[str]:
+    """Files whose meaning differs from the generator's output, are missing, or are pipelines it no longer
+    makes. `exact`: byte for byte (what `write` restores).
+
+    Normal UI use rewrites YAML files without changing what the generator owns: saving a trigger drops
+    the comments, adds a `token`, reorders keys and stores the operator's dates, start time and status;
+    running a block in the editor writes the pipeline's metadata.yaml with `variables_dir`, block
+    `status` and keys Mage leaves empty. So YAML files are compared by meaning (`same_meaning`).
+    """
     files = render()
-    out = [rel for rel, text in sorted(files.items())
-           if not (target / rel).is_file() or (target / rel).read_text(encoding="utf-8") != text]
+    out: list[str] = []
+    for rel, text in sorted(files.items()):
+        path = target / rel
+        if not path.is_file():
+            out.append(rel)
+            continue
+        have = path.read_text(encoding="utf-8")
+        if have == text:
+            continue
+        if exact or not rel.endswith(".yaml") or not same_meaning(rel, text, have):
+            out.append(rel)
     pipelines = target / "pipelines"
     if pipelines.is_dir():
         known = {e.pipeline for e in CATALOGUE} | {SYNC_PIPELINE}
         out += [f"pipelines/{d.name}/ (not in the catalogue)" for d in sorted(pipelines.iterdir())
                 if d.is_dir() and d.name not in known and d.name != "__pycache__"]
     return out
+
+
+# What Mage (not the generator) writes into a pipeline's metadata.yaml when the editor saves or runs it.
+MAGE_OWNED_KEYS = {"variables_dir", "status", "created_at", "updated_at"}
+# Trigger fields the operator sets in the UI (or Mage adds); the generator owns the rest.
+OPERATOR_TRIGGER_KEYS = {"start_time", "status", "token", "last_enabled_at", "settings", "sla", "envs",
+                         "description", "repo_path"}
+
+
+def same_meaning(rel: str, generated: str, actual: str) -> bool:
+    """Whether a YAML file still says what the generator wrote (see `drift`)."""
+    import yaml
+
+    try:
+        want, have = yaml.safe_load(generated), yaml.safe_load(actual)
+    except yaml.YAMLError:
+        return False
+    if rel.endswith("triggers.yaml"):
+        return _same_triggers(want, have)
+    return _covers(_strip(want), _strip(have))
+
+
+def _strip(x: object) -> object:
+    """Without Mage-owned keys and without empty values (None, {}, [], False, '')."""
+    if isinstance(x, dict):
+        out = {k: _strip(v) for k, v in x.items() if k not in MAGE_OWNED_KEYS}
+        return {k: v for k, v in out.items() if v not in (None, {}, [], False, "")}
+    if isinstance(x, list):
+        return [_strip(v) for v in x]
+    return x
+
+
+def _covers(want: object, have: object) -> bool:
+    """`have` says everything `want` says (extra keys in `have` must be empty, i.e. stripped already)."""
+    if isinstance(want, dict) and isinstance(have, dict):
+        return set(want) == set(have) and all(_covers(want[k], have[k]) for k in want)
+    if isinstance(want, list) and isinstance(have, list):
+        return len(want) == len(have) and all(_covers(a, b) for a, b in zip(want, have, strict=True))
+    return bool(want == have)
+
+
+def _same_triggers(want: object, have: object) -> bool:
+    """Every generated trigger is still there with its type, interval and variable names; the operator's
+    dates, start time, status and any trigger they added are theirs."""
+    if not isinstance(want, dict) or not isinstance(have, dict):
+        return False
+    have_by_name = {t.get("name"): t for t in have.get("triggers") or [] if isinstance(t, dict)}
+    for t in want.get("triggers") or []:
+        h = have_by_name.get(t["name"])
+        if h is None:
+            return False
+        owned = {k: v for k, v in t.items() if k not in OPERATOR_TRIGGER_KEYS and k != "variables"}
+        if any(h.get(k) != v for k, v in owned.items()):
+            return False
+        if set(t.get("variables") or {}) != set(h.get("variables") or {}):
+            return False
+    return True
 
 
 def write(target: Path = MAGE_DIR) -> int:
@@ -350,11 +428,12 @@ def write(target: Path = MAGE_DIR) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--check", action="store_true", help="only report drift; exit 1 if any")
+    ap.add_argument("--check", action="store_true", help="only report drift in meaning; exit 1 if any")
+    ap.add_argument("--exact", action="store_true", help="with --check: compare byte for byte")
     ap.add_argument("--target", type=Path, default=MAGE_DIR, help="project directory (default: mage/)")
     args = ap.parse_args(argv)
     if args.check:
-        bad = drift(args.target)
+        bad = drift(args.target, exact=args.exact)
         for rel in bad:
             print(f"drift: {rel}")
         if bad:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from datetime import date, datetime, timedelta, timezone
@@ -39,11 +40,40 @@ def test_check_mode_reports_a_hand_edit(tmp_path: Path) -> None:
     assert gen.main(["--target", str(tmp_path / "m")]) == 0
     assert gen.main(["--check", "--target", str(tmp_path / "m")]) == 0
     meta = tmp_path / "m/pipelines/qb_invoices_backfill/metadata.yaml"
-    meta.write_text(meta.read_text().replace("block_run_limit: 5", "block_run_limit: 50"))
+    meta.write_text(re.sub(r"block_run_limit: \d+", "block_run_limit: 50", meta.read_text()))
     (tmp_path / "m/pipelines/qb_gone_backfill").mkdir()
     assert gen.drift(tmp_path / "m") == ["pipelines/qb_invoices_backfill/metadata.yaml",
                                          "pipelines/qb_gone_backfill/ (not in the catalogue)"]
     assert gen.main(["--check", "--target", str(tmp_path / "m")]) == 1
+
+
+def test_check_compares_meaning_so_mage_rewrites_pass_and_real_changes_fail(tmp_path: Path) -> None:
+    gen = _gen()
+    m = tmp_path / "m"
+    gen.main(["--target", str(m)])
+    trig = m / "pipelines/qb_invoices_backfill/triggers.yaml"
+    meta = m / "pipelines/qb_invoices_backfill/metadata.yaml"
+    # What Mage writes when an operator saves the trigger (no comments, a token, the operator's values)
+    # and when the editor runs a block (variables_dir, block status, empty keys).
+    t = yaml.safe_load(trig.read_text())
+    t["triggers"][0].update(status="active", start_time="2026-03-01 05:00:00", token="abc123",
+                            variables={"fecha_fin": "2025-12-31", "fecha_inicio": "2025-12-01"}, settings=None)
+    trig.write_text(yaml.safe_dump(t, sort_keys=True))
+    p = yaml.safe_load(meta.read_text())
+    p.update(variables_dir="/home/src/mage_data/mage", spark_config={}, callbacks=[], notification_config={})
+    for b in p["blocks"]:
+        b.update(status="executed", color=None, timeout=None, has_callback=False)
+    meta.write_text(yaml.safe_dump(p))
+    assert gen.drift(m) == []
+    assert gen.drift(m, exact=True) == ["pipelines/qb_invoices_backfill/metadata.yaml",
+                                        "pipelines/qb_invoices_backfill/triggers.yaml"]
+    # A change of meaning still fails: the interval of the generated trigger, a block's upstream.
+    t["triggers"][0]["schedule_interval"] = "@daily"
+    trig.write_text(yaml.safe_dump(t))
+    p["blocks"][2]["upstream_blocks"] = []
+    meta.write_text(yaml.safe_dump(p))
+    assert gen.drift(m) == ["pipelines/qb_invoices_backfill/metadata.yaml",
+                            "pipelines/qb_invoices_backfill/triggers.yaml"]
 
 
 def test_one_pipeline_per_catalogue_entity() -> None:

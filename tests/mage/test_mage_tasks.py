@@ -99,7 +99,7 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(k, v)
 
 
-def _no_row(engine, entity, day):
+def _no_row(dsn, realm, entity, day):
     return None
 
 
@@ -156,7 +156,7 @@ def test_load_day_closes_a_day_the_planner_loaded_without_fetching(
 def test_load_day_fails_at_once_on_its_planners_failure_and_fetches_on_the_retry(
         settings_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
     taken: list[str] = []
-    monkeypatch.setattr(jobs, "take_over_day", lambda eng, row, run_id: taken.append(run_id))
+    monkeypatch.setattr(jobs, "take_over_day", lambda dsn, row, run_id: taken.append(run_id))
     eng = FakeEngine(Outcome("Invoice", date(2025, 10, 15), "succeeded", 3, 3, 1))
     row = Row("Invoice", date(2025, 10, 15), "failed", "mage-qb_invoices_backfill-7/plan-abc", requests=7,
               retries=6, intuit_tid="tid-1", error="RetriesExhausted: QBO query failed after 6 retries")

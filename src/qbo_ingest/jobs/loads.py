@@ -68,18 +68,19 @@ def load_days(engine: Engine, entity: Entity, days: Sequence[date], *, run_id: s
     return outcomes
 
 
-def ledger_day(engine: Engine, entity: Entity, day: date) -> wh.LedgerRow | None:
-    """The ledger row of one day (None: never loaded): what a Mage child checks before fetching."""
-    with wh.connect(engine.dsn) as conn:
-        rows = wh.ledger_days(conn, engine.realm_id, entity.name, start=day, end=day)
+def ledger_day(dsn: str, realm_id: str, entity: Entity, day: date) -> wh.LedgerRow | None:
+    """The ledger row of one day (None: never loaded): what a Mage child checks before fetching (no
+    engine, no QBO client: one query)."""
+    with wh.connect(dsn) as conn:
+        rows = wh.ledger_days(conn, realm_id, entity.name, start=day, end=day)
     return rows[0] if rows else None
 
 
-def take_over_day(engine: Engine, row: wh.LedgerRow, run_id: str) -> None:
+def take_over_day(dsn: str, row: wh.LedgerRow, run_id: str) -> None:
     """Stamp a failed day with `run_id`, keeping its counts and error (a Mage child taking over the
     failure its planner recorded, so that a retry of that child knows to fetch the day)."""
-    with wh.connect(engine.dsn) as conn:
-        wh.ledger_finish(conn, engine.realm_id, row.entity, row.day, status="failed",
+    with wh.connect(dsn) as conn:
+        wh.ledger_finish(conn, row.realm_id, row.entity, row.day, status="failed",
                          rows_fetched=row.rows_fetched, rows_upserted=row.rows_upserted, pages=row.pages,
                          requests=row.requests, retries=row.retries, error=row.error,
                          intuit_tid=row.intuit_tid, seconds=row.seconds, run_id=run_id)

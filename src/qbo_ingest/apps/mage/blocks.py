@@ -231,13 +231,14 @@ def load_day(item: Mapping[str, Any], engine_factory: Callable[..., Any] | None 
     label = entity.block_name(day.isoformat())
     run_id = _run_id(kwargs)
     settings = load_settings()
+    dsn, realm = settings.dsn(), settings.realm_id or ""
+    row = ledger(dsn, realm, entity, day)
+    if row is not None and row.status == "succeeded":
+        return _closed(entity, label, row.rows_fetched, row.rows_upserted, row.requests, by_block=False)
+    if row is not None and row.status == "failed" and str(row.run_id).startswith(run_id + PLANNER_MARK):
+        jobs.take_over_day(dsn, row, run_id)
+        raise _day_failed(label, row.error, row.requests, row.retries, row.intuit_tid)
     with _engine(engine_factory, settings, 1) as eng, _last_intuit_tid() as tid:
-        row = ledger(eng, entity, day)
-        if row is not None and row.status == "succeeded":
-            return _closed(entity, label, row.rows_fetched, row.rows_upserted, row.requests, by_block=False)
-        if row is not None and row.status == "failed" and str(row.run_id).startswith(run_id + PLANNER_MARK):
-            jobs.take_over_day(eng, row, run_id)
-            raise _day_failed(label, row.error, row.requests, row.retries, row.intuit_tid)
         before = jobs.query_counts(eng)
         outcomes = days_loader(eng, entity, [day], run_id=run_id)
         after = jobs.query_counts(eng)
@@ -247,7 +248,7 @@ def load_day(item: Mapping[str, Any], engine_factory: Callable[..., Any] | None 
         if outcome.status != "succeeded":
             jobs.charge_failures(eng, entity, outcomes, requests=after[0] - before[0], retries=after[1] - before[1],
                                  intuit_tid=tid[-1] if tid else None)
-            row = ledger(eng, entity, day)
+            row = ledger(dsn, realm, entity, day)
             raise _day_failed(label, outcome.error, row.requests if row else outcome.requests,
                               row.retries if row else None, row.intuit_tid if row else None)
     return _closed(entity, label, outcome.rows_fetched, outcome.rows_upserted, outcome.requests, by_block=True)
