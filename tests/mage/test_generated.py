@@ -107,6 +107,8 @@ def test_pipeline_shape(entity) -> None:
     assert meta["uuid"] == meta["name"] == entity.pipeline
     assert meta["type"] == "python"
     assert 1 <= meta["concurrency_config"]["block_run_limit"] <= 10  # QBO: 10 requests in flight
+    # One process per run: a day child that only closes its day from the ledger costs milliseconds there.
+    assert meta["run_pipeline_in_one_process"] is True
     blocks = {b["uuid"]: b for b in meta["blocks"]}
     assert list(blocks) == ["plan_days", "load_day", "summarize", "deactivate_once_trigger"]
     assert blocks["plan_days"]["configuration"] == {"dynamic": True}
@@ -166,6 +168,10 @@ def test_io_config_and_project_files() -> None:
     meta = yaml.safe_load((PROJECT / "metadata.yaml").read_text())
     assert meta["project_uuid"] and meta["help_improve_mage"] is False
     assert meta["queue_config"]["concurrency"] <= 10
+    from qbo_ingest.apps.mage.blocks import PLANNER_CONCURRENCY
+
+    # Runs at once x the planner's requests in flight stay within QBO's 10 per realm.
+    assert meta["queue_config"]["concurrency"] * PLANNER_CONCURRENCY <= 10
     ignored = (PROJECT / ".gitignore").read_text().split()
     for name in ("mage_data/", ".variables/", "logs/", "mage-ai.db", "secrets/"):
         assert name in ignored
