@@ -194,7 +194,9 @@ def main(argv: list[str] | None = None) -> None:
     results: list[dict[str, Any]] = []
     with postgres() as server_url, emulator_process(seed=args.seed, profile="sparse", throttle=True,
                                                     latency_ms=args.latency_ms) as emu, \
-            tempfile.TemporaryDirectory(prefix="qbo-bench-mage-") as tmp:
+            tempfile.TemporaryDirectory(prefix="qbo-bench-mage-", ignore_cleanup_errors=True) as tmp:
+        truth = {n: emu.truth_count("Invoice", f"{s}T00:00:00Z", f"{e + timedelta(days=1)}T00:00:00Z")
+                 for n, s, e in ranges}
         cli_dsn = loader_database(server_url, "bench_cli")
         mage_dsn = loader_database(server_url, "bench_mage")
         for n, start, stop in ranges:
@@ -222,8 +224,6 @@ def main(argv: list[str] | None = None) -> None:
                 results.append(r)
                 print(f"Mage {n} days: {r['status']} in {r['wall']:.1f} s ({r['children']} day block runs), "
                       f"requests {r['counters']}", flush=True)
-        truth = {n: emu.truth_count("Invoice", f"{s}T00:00:00Z", f"{e + timedelta(days=1)}T00:00:00Z")
-                 for n, s, e in ranges}
     print("\n| path | days | seconds | rows in raw / truth | query | COUNT | token | total requests "
           "| budget ceil(rows/1000)+30 |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
