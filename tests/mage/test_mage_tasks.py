@@ -246,3 +246,21 @@ def test_incremental_sync_block_loads_changes_and_marks_cdc_deletes(qbo, setting
 
     out = mage_tasks.incremental_sync(engine_factory=factory, entities="Invoice")
     assert out["entities"] == ["Invoice"] and out["deleted"] == {"Invoice": 1} and out["cdc_requests"] == 1
+
+
+def test_mage_schedule_reads_the_time_in_utc_only() -> None:
+    from datetime import datetime, timezone
+
+    from qbo_ingest.apps.mage import api
+    from qbo_ingest.errors import QboIngestError
+
+    assert api.parse_at("2026-02-02 04:07 UTC") == datetime(2026, 2, 2, 4, 7, tzinfo=timezone.utc)
+    assert api.parse_at("2026-02-02T04:07:30Z") == datetime(2026, 2, 2, 4, 7, 30, tzinfo=timezone.utc)
+    for bad in ("2026-02-02 04:07", "2026-02-02 23:07 -05:00", "tomorrow"):
+        with pytest.raises(QboIngestError, match="is not a UTC time: give it as 'YYYY-MM-DD HH:MM UTC'"):
+            api.parse_at(bad)
+    with pytest.raises(QboIngestError, match="is not a valid date and time"):
+        api.parse_at("2026-02-30 04:07 UTC")
+    assert api.trigger_name(mage_tasks.get("Invoice"), date(2025, 11, 1), date(2025, 11, 30),
+                            api.parse_at("2026-02-02 04:07 UTC")) == \
+        "qb_invoices_backfill_2025-11-01_2025-11-30_at_20260202T0407Z"

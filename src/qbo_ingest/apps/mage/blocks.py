@@ -29,7 +29,7 @@ from qbo_ingest import jobs
 from qbo_ingest.apps.mage.block_logs import route_logs
 from qbo_ingest.apps.mage.triggers import deactivate_once_trigger, one_line_traceback, retire_once_trigger
 from qbo_ingest.catalogue import Entity, get
-from qbo_ingest.errors import DateRangeError, DayFailedError
+from qbo_ingest.errors import DateRangeError, DayFailedError, QboIngestError
 from qbo_ingest.pipeline.quality import ALERT, PASSED
 from qbo_ingest.windows import daily_windows, parse_day
 
@@ -166,7 +166,12 @@ def plan_days(entity_name: str | None = None, engine_factory: Callable[..., Any]
     log.info("Plan: %s %s..%s, %d day(s), one block run each (%s .. %s)", entity.name, items[0]["day"],
              items[-1]["day"], len(items), metadata[0]["block_uuid"], metadata[-1]["block_uuid"])
     if kwargs.get("block_uuid") is not None or engine_factory is not None:
-        _load_range(entity, items[0]["day"], items[-1]["day"], engine_factory, backfill, kwargs)
+        try:
+            _load_range(entity, items[0]["day"], items[-1]["day"], engine_factory, backfill, kwargs)
+        except QboIngestError as exc:  # credentials, grants, settings: every day would fail the same way
+            log.error("%s", exc)
+            one_line_traceback()
+            raise
     return [items, metadata]
 
 
