@@ -42,6 +42,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = ROOT / "mage"
 MAGE_LOGIN = ("admin@admin.com", "admin")  # Mage's first-start owner (login on, as in compose)
+STALL_SECONDS = 120  # no block run started by then: Mage's queue lost the job (see run_mage)
 
 
 def _env(extra: dict[str, str]) -> dict[str, str]:
@@ -136,7 +137,16 @@ def run_mage(base: str, db: Path, start: date, end: date, timeout: float) -> dic
     deadline = t0 + timeout
     status, first_started = "", None
     while time.monotonic() < deadline:
-        with sqlite3.connect(db) as conn:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            started = conn.execute("SELECT count(*) FROM block_run b JOIN pipeline_run r ON r.id = b.pipeline_run_id "
+                                   "WHERE r.pipeline_schedule_id = ? AND b.started_at IS NOT NULL",
+                                   (trig.id,)).fetchone()[0]
+            if not started and time.monotonic() - t0 > STALL_SECONDS:
+                # Mage 0.9.80's ProcessQueue: a worker pool started right after the job was put on its
+                # multiprocessing queue can see the queue empty and exit; the job then never runs
+                # (has_job stays true). The operator's way out is restarting Mage.
+                return {"wall": time.monotonic() - t0, "status": "stalled (Mage's queue never started the run)",
+                        "children": 0, "not_completed": [], "to_first_run": 0.0}
             row = conn.execute("SELECT id, lower(status) FROM pipeline_run WHERE pipeline_schedule_id = ?",
                                (trig.id,)).fetchone()
             if row and first_started is None:
