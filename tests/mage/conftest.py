@@ -58,6 +58,31 @@ def qbo_env(pg_url: str) -> Iterator[QboEnv]:
         yield QboEnv(emu, env)
 
 
+@pytest.fixture
+def loader_env(qbo_env: QboEnv, pg_url: str) -> Iterator[dict[str, str]]:
+    """The compose environment Mage runs with: the database set up by `qbo-ingest db init` (as the
+    admin), then QBO settings plus the least-privilege loader role's connection string."""
+    import uuid
+
+    import psycopg
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    suffix = uuid.uuid4().hex[:8]
+    loader, analyst = f"qbo_loader_{suffix}", f"qbo_analyst_{suffix}"
+    cli = Path(sys.executable).with_name("qbo-ingest")
+    proc = subprocess.run([str(cli), "db", "init", "--loader-role", loader, "--analyst-role", analyst],
+                          env=child_env({"QBO_DATABASE_URL": pg_url}), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    params = conninfo_to_dict(pg_url)
+    params["user"] = loader
+    params.pop("password", None)
+    yield {**qbo_env.env, "QBO_DATABASE_URL": make_conninfo(**params)}  # type: ignore[arg-type]
+    with psycopg.connect(pg_url, autocommit=True) as admin:
+        for name in (loader, analyst):
+            admin.execute(f'DROP OWNED BY "{name}"')
+            admin.execute(f'DROP ROLE "{name}"')
+
+
 def child_env(env: dict[str, str], drop: tuple[str, ...] = ()) -> dict[str, str]:
     """This process's environment without QBO/Postgres/Mage settings, plus `env`, with src/ importable."""
     full = {k: v for k, v in os.environ.items() if not k.startswith(("QBO_", "POSTGRES_", "MAGE_")) and k not in drop}
@@ -118,11 +143,14 @@ def free_port() -> int:
 
 @contextmanager
 def start_mage_server(project: Path, data_dir: Path, tmp_path: Path,
-                      env: dict[str, str] | None = None) -> Iterator[str]:
-    """`mage start` (web server + scheduler) on a free loopback port; yields its base URL."""
+                      env: dict[str, str] | None = None, *, login: bool = False,
+                      trigger_interval: float = 2) -> Iterator[str]:
+    """`mage start` (web server + scheduler) on a free loopback port; yields its base URL. `login`: Mage's
+    user authentication on (as in compose; the owner is admin@admin.com / admin on a fresh database)."""
     port = free_port()
     mage_env = {"MAGE_DATA_DIR": str(data_dir), "MAGE_DATABASE_CONNECTION_URL": f"sqlite:///{data_dir}/mage.db",
-                "REQUIRE_USER_AUTHENTICATION": "0", **(env or {})}
+                "REQUIRE_USER_AUTHENTICATION": "1" if login else "0",
+                "SCHEDULER_TRIGGER_INTERVAL": str(trigger_interval), **(env or {})}
     mage = Path(sys.executable).with_name("mage")
     log = (tmp_path / "mage-server.log").open("w")
     proc = subprocess.Popen([str(mage), "start", str(project), "--host", "127.0.0.1", "--port", str(port)],

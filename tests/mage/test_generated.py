@@ -7,6 +7,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
+import re
 import subprocess
 import sys
 from datetime import date, datetime, timedelta, timezone
@@ -39,11 +40,40 @@ def test_check_mode_reports_a_hand_edit(tmp_path: Path) -> None:
     assert gen.main(["--target", str(tmp_path / "m")]) == 0
     assert gen.main(["--check", "--target", str(tmp_path / "m")]) == 0
     meta = tmp_path / "m/pipelines/qb_invoices_backfill/metadata.yaml"
-    meta.write_text(meta.read_text().replace("block_run_limit: 5", "block_run_limit: 50"))
+    meta.write_text(re.sub(r"block_run_limit: \d+", "block_run_limit: 50", meta.read_text()))
     (tmp_path / "m/pipelines/qb_gone_backfill").mkdir()
     assert gen.drift(tmp_path / "m") == ["pipelines/qb_invoices_backfill/metadata.yaml",
                                          "pipelines/qb_gone_backfill/ (not in the catalogue)"]
     assert gen.main(["--check", "--target", str(tmp_path / "m")]) == 1
+
+
+def test_check_compares_meaning_so_mage_rewrites_pass_and_real_changes_fail(tmp_path: Path) -> None:
+    gen = _gen()
+    m = tmp_path / "m"
+    gen.main(["--target", str(m)])
+    trig = m / "pipelines/qb_invoices_backfill/triggers.yaml"
+    meta = m / "pipelines/qb_invoices_backfill/metadata.yaml"
+    # What Mage writes when an operator saves the trigger (no comments, a token, the operator's values)
+    # and when the editor runs a block (variables_dir, block status, empty keys).
+    t = yaml.safe_load(trig.read_text())
+    t["triggers"][0].update(status="active", start_time="2026-03-01 05:00:00", token="abc123",
+                            variables={"fecha_fin": "2025-12-31", "fecha_inicio": "2025-12-01"}, settings=None)
+    trig.write_text(yaml.safe_dump(t, sort_keys=True))
+    p = yaml.safe_load(meta.read_text())
+    p.update(variables_dir="/home/src/mage_data/mage", spark_config={}, callbacks=[], notification_config={})
+    for b in p["blocks"]:
+        b.update(status="executed", color=None, timeout=None, has_callback=False)
+    meta.write_text(yaml.safe_dump(p))
+    assert gen.drift(m) == []
+    assert gen.drift(m, exact=True) == ["pipelines/qb_invoices_backfill/metadata.yaml",
+                                        "pipelines/qb_invoices_backfill/triggers.yaml"]
+    # A change of meaning still fails: the interval of the generated trigger, a block's upstream.
+    t["triggers"][0]["schedule_interval"] = "@daily"
+    trig.write_text(yaml.safe_dump(t))
+    p["blocks"][2]["upstream_blocks"] = []
+    meta.write_text(yaml.safe_dump(p))
+    assert gen.drift(m) == ["pipelines/qb_invoices_backfill/metadata.yaml",
+                            "pipelines/qb_invoices_backfill/triggers.yaml"]
 
 
 def test_one_pipeline_per_catalogue_entity() -> None:
@@ -77,6 +107,8 @@ def test_pipeline_shape(entity) -> None:
     assert meta["uuid"] == meta["name"] == entity.pipeline
     assert meta["type"] == "python"
     assert 1 <= meta["concurrency_config"]["block_run_limit"] <= 10  # QBO: 10 requests in flight
+    # One process per run: a day child that only closes its day from the ledger costs milliseconds there.
+    assert meta["run_pipeline_in_one_process"] is True
     blocks = {b["uuid"]: b for b in meta["blocks"]}
     assert list(blocks) == ["plan_days", "load_day", "summarize", "deactivate_once_trigger"]
     assert blocks["plan_days"]["configuration"] == {"dynamic": True}
@@ -84,11 +116,9 @@ def test_pipeline_shape(entity) -> None:
     assert blocks["load_day"]["configuration"] == {"reduce_output": True}
     assert blocks["summarize"]["upstream_blocks"] == ["load_day"]
     assert blocks["deactivate_once_trigger"]["upstream_blocks"] == ["summarize"]
-    # Every configured retry actually happens: max_delay exceeds the sum of the planned sleeps.
-    rc = blocks["load_day"]["retry_config"]
-    assert _mage_retry_sleeps(rc["retries"], rc["delay"], rc["max_delay"], rc["exponential_backoff"]) == \
-        [rc["delay"]] * rc["retries"]
-    assert rc["retries"] >= 1
+    # No Mage retry of a day: the client's 6 retries (126 s of backoff) are the whole budget, so a
+    # failure shows within ~3 minutes; the longer retry is the operator's "Retry incomplete blocks".
+    assert blocks["load_day"]["retry_config"] == {"retries": 0}
     assert all(blocks[b]["retry_config"]["retries"] == 0 for b in ("plan_days", "summarize",
                                                                    "deactivate_once_trigger"))
     assert meta["variables"] == {"fecha_inicio": "", "fecha_fin": ""}
@@ -138,6 +168,10 @@ def test_io_config_and_project_files() -> None:
     meta = yaml.safe_load((PROJECT / "metadata.yaml").read_text())
     assert meta["project_uuid"] and meta["help_improve_mage"] is False
     assert meta["queue_config"]["concurrency"] <= 10
+    from qbo_ingest.apps.mage.blocks import PLANNER_CONCURRENCY
+
+    # Runs at once x the planner's requests in flight stay within QBO's 10 per realm.
+    assert meta["queue_config"]["concurrency"] * PLANNER_CONCURRENCY <= 10
     ignored = (PROJECT / ".gitignore").read_text().split()
     for name in ("mage_data/", ".variables/", "logs/", "mage-ai.db", "secrets/"):
         assert name in ignored
@@ -187,7 +221,7 @@ def test_mage_loads_every_pipeline_and_trigger(tmp_path: Path) -> None:
         assert p["blocks"]["load_day"][2] is True
         assert all(b[3] for b in p["blocks"].values()), f"{uuid}: a block file is missing"
         assert p["block_run_limit"] <= 10
-        assert p["retry"]["retries"] == 1
+        assert p["retry"]["retries"] == 0
         (trig,) = p["triggers"]
         assert trig[:3] == [f"{uuid}_once", "@once", "inactive"]
         assert trig[3] == "2026-02-02T04:07:00+00:00"

@@ -99,10 +99,14 @@ def settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(k, v)
 
 
-def test_load_day_runs_exactly_its_day_and_returns_counts(settings_env: None) -> None:
+def _no_row(dsn, realm, entity, day):
+    return None
+
+
+def test_load_day_fetches_a_day_the_ledger_does_not_have_and_returns_counts(settings_env: None) -> None:
     eng = FakeEngine(Outcome("Invoice", date(2025, 10, 15), "succeeded", 12, 12, 1))
     out = mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng),
-                              days_loader=eng.load_days,
+                              days_loader=eng.load_days, ledger=_no_row,
                               pipeline_uuid="qb_invoices_backfill", pipeline_run_id=7)
     assert eng.calls == [("Invoice", [date(2025, 10, 15)], "mage-qb_invoices_backfill-7")]
     assert out == {"block": "invoice_backfill_2025-10-15", "entity": "Invoice", "day": "2025-10-15",
@@ -114,10 +118,69 @@ def test_load_day_raises_naming_the_day_when_it_failed(settings_env: None) -> No
                              "RetriesExhausted: QBO query failed after 6 retries"))
     with pytest.raises(mage_tasks.DayFailedError) as err:
         mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng),
-                            days_loader=eng.load_days)
+                            days_loader=eng.load_days, ledger=_no_row)
     assert str(err.value) == (
-        "invoice_backfill_2025-10-15 failed: RetriesExhausted: QBO query failed after 6 retries. Fix the "
-        "cause, then retry this day alone with 'Retry incomplete blocks' on this run")
+        "invoice_backfill_2025-10-15 failed (requests=7): RetriesExhausted: QBO query failed after 6 retries. "
+        "Fix the cause, then retry this day alone with 'Retry incomplete blocks' on this run (it fetches the "
+        "day again)")
+
+
+@dataclass
+class Row:
+    entity: str
+    day: date
+    status: str
+    run_id: str | None
+    rows_fetched: int = 0
+    rows_upserted: int = 0
+    requests: int = 0
+    retries: int = 0
+    intuit_tid: str | None = None
+    error: str | None = None
+
+
+def test_load_day_closes_a_day_the_planner_loaded_without_fetching(
+        settings_env: None, caplog: pytest.LogCaptureFixture) -> None:
+    eng = FakeEngine(Outcome("Invoice", date(2025, 10, 15), "succeeded", 0, 0, 0))
+    row = Row("Invoice", date(2025, 10, 15), "succeeded", "mage-qb_invoices_backfill-7/plan-abc", 12, 12, 1)
+    with caplog.at_level(logging.INFO, logger="qbo_ingest"):
+        out = mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng),
+                                  days_loader=eng.load_days, ledger=lambda *a: row,
+                                  pipeline_uuid="qb_invoices_backfill", pipeline_run_id=7)
+    assert eng.calls == []  # nothing fetched
+    assert out["rows_fetched"] == 12 and out["status"] == "succeeded"
+    assert ("Validation: Integrity Check Passed Invoice invoice_backfill_2025-10-15: rows_fetched=12 "
+            "rows_upserted=12") in caplog.messages
+
+
+def test_load_day_fails_at_once_on_its_planners_failure_and_fetches_on_the_retry(
+        settings_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    taken: list[str] = []
+    monkeypatch.setattr(jobs, "take_over_day", lambda dsn, row, run_id: taken.append(run_id))
+    eng = FakeEngine(Outcome("Invoice", date(2025, 10, 15), "succeeded", 3, 3, 1))
+    row = Row("Invoice", date(2025, 10, 15), "failed", "mage-qb_invoices_backfill-7/plan-abc", requests=7,
+              retries=6, intuit_tid="tid-1", error="RetriesExhausted: QBO query failed after 6 retries")
+    kw = {"pipeline_uuid": "qb_invoices_backfill", "pipeline_run_id": 7}
+    with pytest.raises(mage_tasks.DayFailedError, match=r"invoice_backfill_2025-10-15 failed \(requests=7, "
+                       r"retries=6, intuit_tid=tid-1\): RetriesExhausted"):
+        mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng),
+                            days_loader=eng.load_days, ledger=lambda *a: row, **kw)
+    assert eng.calls == [] and taken == ["mage-qb_invoices_backfill-7"]
+    # "Retry incomplete blocks": the row now carries the child's run id, so the child fetches its day.
+    row.run_id = "mage-qb_invoices_backfill-7"
+    mage_tasks.load_day({"entity": "Invoice", "day": "2025-10-15"}, engine_factory=_factory(eng),
+                        days_loader=eng.load_days, ledger=lambda *a: row, **kw)
+    assert eng.calls == [("Invoice", [date(2025, 10, 15)], "mage-qb_invoices_backfill-7")]
+
+
+def test_summarize_reports_a_list_entitys_empty_days_once(caplog: pytest.LogCaptureFixture) -> None:
+    outputs = [{"entity": "Customer", "day": f"2025-10-0{d}", "rows_fetched": 0, "rows_upserted": 0,
+                "requests": 0} for d in range(1, 8)]
+    with caplog.at_level(logging.INFO, logger="qbo_ingest"):
+        mage_tasks.summarize(outputs, pipeline_uuid="qb_customers_backfill")
+    alerts = [r for r in caplog.records if "Validation: [ALERT]" in r.getMessage()]
+    assert len(alerts) == 1 and alerts[0].levelno == logging.WARNING
+    assert "Customer: 7 of 7 day(s) with 0 records changed" in alerts[0].getMessage()
 
 
 def test_summarize_adds_up_the_days_and_lists_empty_ones(caplog: pytest.LogCaptureFixture) -> None:
@@ -183,3 +246,21 @@ def test_incremental_sync_block_loads_changes_and_marks_cdc_deletes(qbo, setting
 
     out = mage_tasks.incremental_sync(engine_factory=factory, entities="Invoice")
     assert out["entities"] == ["Invoice"] and out["deleted"] == {"Invoice": 1} and out["cdc_requests"] == 1
+
+
+def test_mage_schedule_reads_the_time_in_utc_only() -> None:
+    from datetime import datetime, timezone
+
+    from qbo_ingest.apps.mage import api
+    from qbo_ingest.errors import QboIngestError
+
+    assert api.parse_at("2026-02-02 04:07 UTC") == datetime(2026, 2, 2, 4, 7, tzinfo=timezone.utc)
+    assert api.parse_at("2026-02-02T04:07:30Z") == datetime(2026, 2, 2, 4, 7, 30, tzinfo=timezone.utc)
+    for bad in ("2026-02-02 04:07", "2026-02-02 23:07 -05:00", "tomorrow"):
+        with pytest.raises(QboIngestError, match="is not a UTC time: give it as 'YYYY-MM-DD HH:MM UTC'"):
+            api.parse_at(bad)
+    with pytest.raises(QboIngestError, match="is not a valid date and time"):
+        api.parse_at("2026-02-30 04:07 UTC")
+    assert api.trigger_name(mage_tasks.get("Invoice"), date(2025, 11, 1), date(2025, 11, 30),
+                            api.parse_at("2026-02-02 04:07 UTC")) == \
+        "qb_invoices_backfill_2025-11-01_2025-11-30_at_20260202T0407Z"

@@ -79,43 +79,50 @@ def test_a_day_failed_by_faults_is_named_and_retry_incomplete_blocks_completes_i
         project_copy, qbo_env, pg_url, mage_run, tmp_path: Path) -> None:
     first, last = date(2025, 10, 1), date(2025, 10, 5)
     emu = qbo_env.emu
-    # Children run one after another here, one query request per sparse day: requests 1-4 are the
-    # first four days; every query from the 5th on is a 500, so the last day exhausts the client's
-    # retries (6) on both Mage attempts (retry_config retries: 1).
-    emu.faults.add("500", on="query", at_requests=list(range(5, 400)))
+    # Days 1-4 were loaded by an earlier run; this run resumes, so its planner fetches only day 5, and
+    # every query fails with a 500: the client retries 6 times, the day fails in the ledger.
+    done = mage_run(project_copy, tmp_path / "earlier", env=qbo_env.env,
+                    variables={"fecha_inicio": first.isoformat(), "fecha_fin": (last - timedelta(days=1)).isoformat()})
+    assert done["status"] == "completed"
+    emu.reset_counters()
+    emu.faults.add("500", on="query", at_requests=list(range(1, 400)))
     data_dir = tmp_path / "mage_data"
     res = mage_run(project_copy, data_dir, env=qbo_env.env, once_trigger=True,
                    variables={"fecha_inicio": first.isoformat(), "fecha_fin": last.isoformat()})
     failed = child(last)
     assert res["status"] == "failed"
-    assert res["block_runs"][failed] == "failed"
     assert [b for b, s in res["block_runs"].items() if s == "failed"] == [failed]
     assert all(res["block_runs"][child(d)] == "completed" for d in days_between(first, last - timedelta(days=1)))
-    # The blocks below never ran (the scheduler marks them upstream_failed; this executor leaves them).
     assert res["block_runs"]["summarize"] in ("initial", "upstream_failed")
-    assert res["block_runs"]["deactivate_once_trigger"] in ("initial", "upstream_failed")
     log = res["logs"][failed]
-    assert "invoice_backfill_2025-10-05 failed" in log
+    queries = emu.counters()["query"]
+    assert f"invoice_backfill_2025-10-05 failed (requests={queries}, retries=" in log
     assert "Retry incomplete blocks" in log
-    # The client backed off (2, 4, 8 s ... until its retries or its circuit breaker stop it) on each
-    # of the two attempts; between them Mage slept its retry delay once.
-    client_sleeps = res["sleeps"]["qbo_client"]
-    assert client_sleeps[:3] == [2.0, 4.0, 8.0] and client_sleeps.count(2.0) == 2
-    assert res["sleeps"]["mage_block_retry"] == [300.0]
+    # The planner's client backed off 2, 4, 8, 16, 32 s until its circuit breaker opened (5 failures in a
+    # row, ~62 s); the child failed at once on the planner's failure instead of spending that again, and
+    # Mage has no block retry: the failure shows in about a minute and a half.
+    assert res["sleeps"]["qbo_client"][:5] == [2.0, 4.0, 8.0, 16.0, 32.0]
+    assert sum(res["sleeps"]["qbo_client"]) <= 126
+    assert res["sleeps"]["mage_block_retry"] == []
+    assert 5 <= queries <= 7
     with wh.connect(pg_url) as conn:
-        ledger = {r.day: r.status for r in wh.ledger_days(conn, emu.cfg.realm_id, "Invoice")}
-    assert ledger == {**{d: "succeeded" for d in days_between(first, last - timedelta(days=1))},
-                      last: "failed"}
-    # A failed run must not retire its trigger: the run is not done.
+        rows = {r.day: r for r in wh.ledger_days(conn, emu.cfg.realm_id, "Invoice")}
+    assert {d: r.status for d, r in rows.items()} == {
+        **{d: "succeeded" for d in days_between(first, last - timedelta(days=1))}, last: "failed"}
+    # The failed day's row carries what it cost and what to quote to Intuit support.
+    assert rows[last].requests == queries and rows[last].retries >= 4
+    assert rows[last].intuit_tid and f"intuit_tid={rows[last].intuit_tid}" in log
     assert res["trigger"]["status"] == "active"
-    assert yaml_trigger(project_copy)["status"] == "active"
 
-    # The operator fixes the cause and presses "Retry incomplete blocks" on the run.
+    # The operator fixes the cause and presses "Retry incomplete blocks": only day 5 runs, and fetches.
     emu.faults.clear()
+    emu.reset_counters()
     again = mage_run(project_copy, data_dir, env=qbo_env.env, retry_incomplete=res["pipeline_run_id"])
     assert again["pipeline_run_id"] == res["pipeline_run_id"]
     assert again["status"] == "completed", again["error"] or again["stderr"][-3000:]
     assert set(again["block_runs"].values()) == {"completed"}
+    assert emu.counters()["query"] == 1  # that day's one page, nothing else
+    assert "fetched by this block" in again["logs"][failed]
     assert raw_invoices(pg_url) == emu.truth("Invoice", utc(first), utc(last + timedelta(days=1)))
     with wh.connect(pg_url) as conn:
         assert {r.status for r in wh.ledger_days(conn, emu.cfg.realm_id, "Invoice")} == {"succeeded"}

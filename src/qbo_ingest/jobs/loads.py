@@ -4,6 +4,7 @@ Mage child's day), handed to the engine. Each is `job(engine, ...) -> report`.""
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import Sequence
 from datetime import date
@@ -65,3 +66,60 @@ def load_days(engine: Engine, entity: Entity, days: Sequence[date], *, run_id: s
         outs, _ = engine.stream(entity, span, run_id or uuid.uuid4().hex[:12], book)
         outcomes.extend(outs)
     return outcomes
+
+
+def ledger_day(dsn: str, realm_id: str, entity: Entity, day: date) -> wh.LedgerRow | None:
+    """The ledger row of one day (None: never loaded): what a Mage child checks before fetching (no
+    engine, no QBO client: one query)."""
+    with wh.connect(dsn) as conn:
+        rows = wh.ledger_days(conn, realm_id, entity.name, start=day, end=day)
+    return rows[0] if rows else None
+
+
+def take_over_day(dsn: str, row: wh.LedgerRow, run_id: str) -> None:
+    """Stamp a failed day with `run_id`, keeping its counts and error (a Mage child taking over the
+    failure its planner recorded, so that a retry of that child knows to fetch the day)."""
+    with wh.connect(dsn) as conn:
+        wh.ledger_finish(conn, row.realm_id, row.entity, row.day, status="failed",
+                         rows_fetched=row.rows_fetched, rows_upserted=row.rows_upserted, pages=row.pages,
+                         requests=row.requests, retries=row.retries, error=row.error,
+                         intuit_tid=row.intuit_tid, seconds=row.seconds, run_id=run_id)
+
+
+_TID = re.compile(r"intuit_tid=([A-Za-z0-9._-]+)")
+
+
+def charge_failures(engine: Engine, entity: Entity, outcomes: Sequence[DayOutcome], *, requests: int,
+                    retries: int, intuit_tid: str | None = None) -> None:
+    """Give the first failed day what the engine could not attribute to a page: `requests` the client
+    sent and `retries` it made during this load, less what the ledger rows of these days already carry
+    (the failed page's attempts are on no row), and the last `intuit_tid` (its error's, else the last one
+    the client logged, `intuit_tid`: a circuit breaker error names none). So the ledger
+    row of a failed day shows what the failure cost and what to quote to Intuit support."""
+    failed = sorted((o for o in outcomes if o.status != "succeeded" and o.entity == entity.name),
+                    key=lambda o: o.day)
+    if not failed or (requests <= 0 and retries <= 0):
+        return
+    days = {o.day for o in outcomes if o.entity == entity.name}
+    with wh.connect(engine.dsn) as conn:
+        rows = {r.day: r for r in wh.ledger_days(conn, engine.realm_id, entity.name, start=min(days),
+                                                 end=max(days)) if r.day in days}
+        row = rows.get(failed[0].day)
+        if row is None:
+            return
+        extra_requests = max(0, requests - sum(r.requests for r in rows.values()))
+        extra_retries = max(0, retries - sum(r.retries for r in rows.values()))
+        tid = _TID.findall(row.error or "") or ([intuit_tid] if intuit_tid else [])
+        wh.ledger_finish(conn, engine.realm_id, entity.name, row.day, status="failed",
+                         rows_fetched=row.rows_fetched, rows_upserted=row.rows_upserted, pages=row.pages,
+                         requests=row.requests + extra_requests, retries=row.retries + extra_retries,
+                         error=row.error, intuit_tid=tid[-1] if tid else row.intuit_tid, seconds=row.seconds,
+                         run_id=row.run_id)
+
+
+def query_counts(engine: Engine) -> tuple[int, int]:
+    """(query requests, retries) the engine's client has made so far; (0, 0) for a source without stats."""
+    stats = getattr(getattr(engine, "client", None), "stats", None)
+    if stats is None:
+        return 0, 0
+    return int(stats.by_kind.get("query", 0)), int(stats.retries)

@@ -21,6 +21,8 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=N
                   help="QuickBooks Online -> PostgreSQL raw ingestion.")
 db_app = typer.Typer(no_args_is_help=True, help="Database set-up.")
 app.add_typer(db_app, name="db")
+mage_app = typer.Typer(no_args_is_help=True, help="Mage AI: schedule a backfill through Mage's API.")
+app.add_typer(mage_app, name="mage")
 
 T = TypeVar("T")
 EXIT_FAILED = 1
@@ -316,6 +318,38 @@ def demo(
     ok = _guard(lambda: demo_mod.run(fecha_inicio=fecha_inicio, fecha_fin=fecha_fin, data_dir=data_dir))
     if not ok:
         raise typer.Exit(EXIT_FAILED)
+
+
+@mage_app.command("schedule")
+def mage_schedule(
+    entity: str = typer.Argument(..., help="Entity (Invoice, Customer, ...): runs qb_<entity>_backfill."),
+    fecha_inicio: str = typer.Option(..., "--fecha-inicio", "--from", help="First day, YYYY-MM-DD (UTC)."),
+    fecha_fin: str = typer.Option(..., "--fecha-fin", "--to", help="Last day, YYYY-MM-DD (UTC), inclusive."),
+    at: str = typer.Option(..., "--at", help="When, in UTC: 'YYYY-MM-DD HH:MM UTC' (a past time: at once)."),
+    mage_url: str = typer.Option("http://127.0.0.1:6789", "--mage-url", envvar="MAGE_URL"),
+    email: Optional[str] = typer.Option(None, "--email", envvar="MAGE_EMAIL", help="Mage login (when on)."),
+    password: Optional[str] = typer.Option(None, "--password", envvar="MAGE_PASSWORD", show_default=False,
+                                           help="Mage password; prefer the MAGE_PASSWORD variable."),
+) -> None:
+    """Create a fresh one-time trigger of qb_<entity>_backfill in Mage (a used @once trigger never fires
+    again); the pipeline sets it inactive after a successful run.
+
+    Example: qbo-ingest mage schedule Invoice --fecha-inicio 2025-10-01 --fecha-fin 2025-10-31
+             --at "2026-02-02 04:07 UTC"
+    """
+    from qbo_ingest.apps.mage import api
+    from qbo_ingest.catalogue import get
+
+    ent = _guard(lambda: get(entity))
+    when = _guard(lambda: api.parse_at(at))
+
+    def create() -> Any:
+        with api.MageApi(mage_url, email=email, password=password) as client:
+            return api.schedule_backfill(client, ent, fecha_inicio, fecha_fin, when)
+
+    trig = _guard(create)
+    for line in api.describe(trig, ent):
+        typer.echo(line)
 
 
 def main() -> None:

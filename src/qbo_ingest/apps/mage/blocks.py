@@ -17,16 +17,20 @@ Nothing here imports `mage_ai` at module level: the functions run (and are teste
 from __future__ import annotations
 
 import logging
+import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from qbo_ingest import jobs
 from qbo_ingest.apps.mage.block_logs import route_logs
-from qbo_ingest.apps.mage.triggers import deactivate_once_trigger
+from qbo_ingest.apps.mage.triggers import deactivate_once_trigger, one_line_traceback, retire_once_trigger
 from qbo_ingest.catalogue import Entity, get
-from qbo_ingest.errors import DateRangeError, DayFailedError
+from qbo_ingest.errors import DateRangeError, DayFailedError, QboIngestError
+from qbo_ingest.pipeline.quality import ALERT, PASSED
 from qbo_ingest.windows import daily_windows, parse_day
 
 if TYPE_CHECKING:
@@ -39,6 +43,11 @@ log = logging.getLogger("qbo_ingest.mage")
 # Mage's UI slows down and its scheduler grows memory with thousands of dynamic children (MAGE.md);
 # one year of days per run keeps a run page usable. Longer ranges: several runs, or the CLI.
 MAX_DAYS_PER_RUN = 366
+# The planner streams the range like the CLI: up to 4 requests in flight (QBO allows 10 per realm).
+PLANNER_CONCURRENCY = 4
+# The planner's ledger rows carry `<run id>/plan-<hex>`: a child that finds its day failed under this
+# mark takes the failure over (no second fetch in the same run); a retry of that child then fetches.
+PLANNER_MARK = "/plan-"
 
 
 # ------------------------------------------------------------------------------------------ settings
@@ -61,6 +70,69 @@ def load_settings() -> Settings:
     return Settings.load(secret_lookup=_mage_secret)
 
 
+@contextmanager
+def _engine(factory: Callable[..., Any] | None, settings: Settings, concurrency: int) -> Iterator[Any]:
+    if factory is not None:
+        with factory(settings) as eng:
+            yield eng
+        return
+    from qbo_ingest.apps import wiring
+
+    with wiring.engine(settings, concurrency=concurrency) as eng:
+        yield eng
+
+
+class _NoDayLines(logging.Filter):
+    """Drops the engine's per-day gate lines in the planner's log: each day's child logs its own."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.levelno < logging.ERROR and record.name.startswith("qbo_ingest.backfill.")
+                    and _DAY_LINE.match(record.getMessage()) is not None)
+
+
+_DAY_LINE = re.compile(r"Validation: .*_backfill_\d{4}-\d{2}-\d{2}: (rows_fetched=|0 records)")
+
+
+@contextmanager
+def _day_lines_to_children() -> Iterator[None]:
+    logger = logging.getLogger("qbo_ingest")
+    flt = _NoDayLines()
+    handlers = list(logger.handlers)
+    for h in handlers:
+        h.addFilter(flt)
+    try:
+        yield
+    finally:
+        for h in handlers:
+            h.removeFilter(flt)
+
+
+class _TidCatcher(logging.Handler):
+    """Keeps the `intuit_tid=` values the QBO client logs (its retry lines carry the last response's)."""
+
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.extend(t for t in _TID.findall(record.getMessage()) if t != "-")
+
+
+_TID = re.compile(r"intuit_tid=([A-Za-z0-9._-]+)")
+
+
+@contextmanager
+def _last_intuit_tid() -> Iterator[list[str]]:
+    tids: list[str] = []
+    logger = logging.getLogger("qbo_ingest")
+    handler = _TidCatcher(tids)
+    logger.addHandler(handler)
+    try:
+        yield tids
+    finally:
+        logger.removeHandler(handler)
+
+
 # ---------------------------------------------------------------------------------------- the blocks
 def entity_of(entity_name: str | None = None, kwargs: Mapping[str, Any] | None = None) -> Entity:
     """The catalogue entity of this run: given by name, else from the pipeline uuid (`qb_invoices_backfill`)."""
@@ -71,14 +143,39 @@ def entity_of(entity_name: str | None = None, kwargs: Mapping[str, Any] | None =
     return get(str(name))
 
 
-def plan_days(entity_name: str | None = None, **kwargs: Any) -> list[list[dict[str, str]]]:
-    """The dynamic generator: one child per UTC day from `fecha_inicio` to `fecha_fin` (inclusive).
+def plan_days(entity_name: str | None = None, engine_factory: Callable[..., Any] | None = None,
+              backfill: Callable[..., Any] = jobs.backfill, **kwargs: Any) -> list[list[dict[str, str]]]:
+    """The dynamic generator: loads the whole range once, then names one child per UTC day.
 
-    Returns Mage's `[items, metadata]`; `metadata[i]["block_uuid"]` names child i after its day, e.g.
-    `invoice_backfill_2025-10-15`. Missing or invalid dates raise `DateRangeError` with one line.
+    The range is streamed as the CLI does (`jobs.backfill` with resume: days the ledger already marks
+    succeeded are skipped; consecutive days are keyset streams, ~1 query per 1000 records plus a COUNT
+    per run of days), every day closed in the ledger. A stream that fails leaves its days failed in the
+    ledger and does not fail this block: each day's child reports its own day. Returns Mage's
+    `[items, metadata]`; `metadata[i]["block_uuid"]` names child i after its day
+    (`invoice_backfill_2025-10-15`). Missing or invalid dates raise `DateRangeError` with one line
+    before any request, and retire the run's one-time trigger (it would otherwise stay active).
     """
     route_logs(kwargs)
     entity = entity_of(entity_name, kwargs)
+    try:
+        windows = _windows(kwargs)
+    except DateRangeError as exc:
+        raise bad_variables(exc, kwargs) from None
+    items = [{"entity": entity.name, "day": w.day.isoformat()} for w in windows]
+    metadata = [{"block_uuid": entity.block_name(item["day"])} for item in items]
+    log.info("Plan: %s %s..%s, %d day(s), one block run each (%s .. %s)", entity.name, items[0]["day"],
+             items[-1]["day"], len(items), metadata[0]["block_uuid"], metadata[-1]["block_uuid"])
+    if kwargs.get("block_uuid") is not None or engine_factory is not None:
+        try:
+            _load_range(entity, items[0]["day"], items[-1]["day"], engine_factory, backfill, kwargs)
+        except QboIngestError as exc:  # credentials, grants, settings: every day would fail the same way
+            log.error("%s", exc)
+            one_line_traceback()
+            raise
+    return [items, metadata]
+
+
+def _windows(kwargs: Mapping[str, Any]) -> list[Any]:
     today = datetime.now(timezone.utc).date()  # a fecha_inicio after today is a typo, as in the CLI
     windows = daily_windows(kwargs.get("fecha_inicio"), kwargs.get("fecha_fin"), today=today)
     if len(windows) > MAX_DAYS_PER_RUN:
@@ -86,20 +183,52 @@ def plan_days(entity_name: str | None = None, **kwargs: Any) -> list[list[dict[s
             f"{len(windows)} days in one Mage run is too many (max {MAX_DAYS_PER_RUN}, one block run per day): "
             "split fecha_inicio..fecha_fin into several runs, or use `qbo-ingest backfill` for long ranges"
         )
-    items = [{"entity": entity.name, "day": w.day.isoformat()} for w in windows]
-    metadata = [{"block_uuid": entity.block_name(item["day"])} for item in items]
-    log.info("Plan: %s %s..%s, %d day(s), one block run each (%s .. %s)", entity.name, items[0]["day"],
-             items[-1]["day"], len(items), metadata[0]["block_uuid"], metadata[-1]["block_uuid"])
-    return [items, metadata]
+    return windows
+
+
+def _load_range(entity: Entity, first: str, last: str, engine_factory: Callable[..., Any] | None,
+                backfill: Callable[..., Any], kwargs: Mapping[str, Any]) -> None:
+    """The planner's load of the whole range; per-day failures stay in the ledger for the children."""
+    settings = load_settings()
+    run_id = f"{_run_id(kwargs)}{PLANNER_MARK}{uuid.uuid4().hex[:6]}"
+    with _engine(engine_factory, settings, PLANNER_CONCURRENCY) as eng, _day_lines_to_children(), \
+            _last_intuit_tid() as tid:
+        before = jobs.query_counts(eng)
+        rep = backfill(eng, [entity], first, last, resume=True, run_id=run_id)
+        after = jobs.query_counts(eng)
+        jobs.charge_failures(eng, entity, rep.outcomes, requests=after[0] - before[0],
+                             retries=after[1] - before[1], intuit_tid=tid[-1] if tid else None)
+    failed = [o.day.isoformat() for o in rep.failed]
+    log.info("Plan: loaded %d day(s) of %s..%s now (the rest had succeeded before), rows_fetched=%d, "
+             "requests=%d; each day's child checks and closes its day from the ledger%s",
+             len(rep.outcomes), first, last, rep.rows_fetched, rep.requests,
+             f"; {len(failed)} day(s) failed and will fail their child: {', '.join(failed[:10])}"
+             f"{' ...' if len(failed) > 10 else ''}" if failed else "")
+
+
+def bad_variables(exc: DateRangeError, kwargs: Mapping[str, Any]) -> DateRangeError:
+    """One line for the block log, and the run's one-time trigger retired (a Run@once trigger of a
+    failed run stays active in Mage forever otherwise)."""
+    retired = retire_once_trigger(kwargs, reason=str(exc))
+    hint = (f" Trigger {retired!r} set to inactive; start a new run with both variables "
+            "(`qbo-ingest mage schedule ENTITY --fecha-inicio YYYY-MM-DD --fecha-fin YYYY-MM-DD`, or Run@once)"
+            if retired else "")
+    msg = f"{exc}.{hint}" if hint else str(exc)
+    log.error("%s", msg)
+    one_line_traceback()
+    return DateRangeError(msg)
 
 
 def load_day(item: Mapping[str, Any], engine_factory: Callable[..., Any] | None = None,
-             days_loader: Callable[..., list[Any]] = jobs.load_days, **kwargs: Any) -> dict[str, Any]:
-    """One day: fetch every page, upsert it, quality gates, ledger row. Raises if the day failed.
+             days_loader: Callable[..., list[Any]] = jobs.load_days,
+             ledger: Callable[..., Any] = jobs.ledger_day, **kwargs: Any) -> dict[str, Any]:
+    """One day (a dynamic child): close it from the ledger, fetch it only when it is not loaded yet.
 
-    `engine_factory(settings)` returns a context manager yielding an Engine (default:
-    `runtime.engine(settings, concurrency=1)` — one request in flight per child; Mage runs several
-    children at once, bounded by the pipeline's `block_run_limit`).
+    - succeeded in the ledger (the planner loaded it, or an earlier run did): its quality line, no request;
+    - failed by this run's planner: this block fails at once with the planner's error and takes the
+      failure over, so that "Retry incomplete blocks" on it fetches the day;
+    - otherwise (never loaded, left running by a crash, or the retry of a failed child): fetch every page
+      of the day, upsert, gates, ledger row (one request in flight). Raises if the day failed.
     """
     route_logs(kwargs)
     entity = get(str(item["entity"]))
@@ -107,33 +236,55 @@ def load_day(item: Mapping[str, Any], engine_factory: Callable[..., Any] | None 
     label = entity.block_name(day.isoformat())
     run_id = _run_id(kwargs)
     settings = load_settings()
-    if engine_factory is None:
-        from qbo_ingest.apps import wiring as runtime
-
-        def engine_factory(s: Any) -> Any:
-            return runtime.engine(s, concurrency=1)
-
-    with engine_factory(settings) as eng:
+    dsn, realm = settings.dsn(), settings.realm_id or ""
+    row = ledger(dsn, realm, entity, day)
+    if row is not None and row.status == "succeeded":
+        return _closed(entity, label, row.rows_fetched, row.rows_upserted, row.requests, by_block=False)
+    if row is not None and row.status == "failed" and str(row.run_id).startswith(run_id + PLANNER_MARK):
+        jobs.take_over_day(dsn, row, run_id)
+        raise _day_failed(label, row.error, row.requests, row.retries, row.intuit_tid)
+    with _engine(engine_factory, settings, 1) as eng, _last_intuit_tid() as tid:
+        before = jobs.query_counts(eng)
         outcomes = days_loader(eng, entity, [day], run_id=run_id)
-    outcome = next((o for o in outcomes if o.day == day), None)
-    if outcome is None:
-        raise DayFailedError(f"{label} failed: the engine returned no outcome for {day}")
-    if outcome.status != "succeeded":
-        raise DayFailedError(
-            f"{label} failed: {outcome.error or 'see the log above'}. Fix the cause, then retry this day "
-            "alone with 'Retry incomplete blocks' on this run"
-        )
-    log.info("%s done: rows_fetched=%d rows_upserted=%d requests=%d", label, outcome.rows_fetched,
-             outcome.rows_upserted, outcome.requests)
-    return {
-        "block": label,
-        "entity": entity.name,
-        "day": day.isoformat(),
-        "status": outcome.status,
-        "rows_fetched": outcome.rows_fetched,
-        "rows_upserted": outcome.rows_upserted,
-        "requests": outcome.requests,
-    }
+        after = jobs.query_counts(eng)
+        outcome = next((o for o in outcomes if o.day == day), None)
+        if outcome is None:
+            raise DayFailedError(f"{label} failed: the engine returned no outcome for {day}")
+        if outcome.status != "succeeded":
+            jobs.charge_failures(eng, entity, outcomes, requests=after[0] - before[0], retries=after[1] - before[1],
+                                 intuit_tid=tid[-1] if tid else None)
+            row = ledger(dsn, realm, entity, day)
+            raise _day_failed(label, outcome.error, row.requests if row else outcome.requests,
+                              row.retries if row else None, row.intuit_tid if row else None)
+    return _closed(entity, label, outcome.rows_fetched, outcome.rows_upserted, outcome.requests, by_block=True)
+
+
+def _day_failed(label: str, error: str | None, requests: int, retries: int | None,
+                intuit_tid: str | None) -> DayFailedError:
+    cost = f" (requests={requests}" + (f", retries={retries}" if retries is not None else "") + \
+        (f", intuit_tid={intuit_tid}" if intuit_tid else "") + ")"
+    return DayFailedError(
+        f"{label} failed{cost}: {error or 'see the log above'}. Fix the cause, then retry this day alone with "
+        "'Retry incomplete blocks' on this run (it fetches the day again)"
+    )
+
+
+def _closed(entity: Entity, label: str, fetched: int, upserted: int, requests: int, *,
+            by_block: bool) -> dict[str, Any]:
+    """The day's quality line (the spec's gate lines, logged in the child that carries the day) and output."""
+    if fetched == 0:
+        if entity.kind == "transaction":
+            log.warning("%s %s %s: 0 records; confirm a day without activity or an extraction error", ALERT,
+                        entity.name, label)
+        else:  # a list entity changes on few days: summarize reports its empty days once per run
+            log.info("%s %s %s: 0 records changed that day (a list entity; summarize lists such days once)",
+                     PASSED, entity.name, label)
+    else:
+        log.info("%s %s %s: rows_fetched=%d rows_upserted=%d", PASSED, entity.name, label, fetched, upserted)
+    how = "fetched by this block" if by_block else "loaded by the planner, checked in the ledger"
+    log.info("%s done (%s): rows_fetched=%d rows_upserted=%d requests=%d", label, how, fetched, upserted, requests)
+    return {"block": label, "entity": entity.name, "day": label.rsplit("_", 1)[-1], "status": "succeeded",
+            "rows_fetched": fetched, "rows_upserted": upserted, "requests": requests}
 
 
 def incremental_sync(engine_factory: Callable[..., Any] | None = None, **kwargs: Any) -> dict[str, Any]:
@@ -172,8 +323,9 @@ def incremental_sync(engine_factory: Callable[..., Any] | None = None, **kwargs:
 def summarize(outputs: Any, **kwargs: Any) -> dict[str, Any]:
     """Totals of a run from the children's outputs (Mage hands the reduced list); logs one line.
 
-    Runs only after every child completed, so it cannot fail a day; days with 0 records are listed
-    (the spec's regression alert is already logged per day by the quality gates).
+    Runs only after every child completed, so it cannot fail a day. Days with 0 records: a transaction
+    entity's were already alerted per day by its children (the spec's gate); a list entity (Customer,
+    Item, ...) changes on few days, so its empty days get one `Validation: [ALERT]` line here, per run.
     """
     route_logs(kwargs)
     rows = _flatten(outputs)
@@ -195,6 +347,10 @@ def summarize(outputs: Any, **kwargs: Any) -> dict[str, Any]:
              summary["rows_upserted"], summary["requests"],
              f", {len(zero)} day(s) with 0 records: {', '.join(zero[:10])}{' ...' if len(zero) > 10 else ''}"
              if zero else "")
+    if zero and rows and get(entity).kind == "list":
+        log.warning("%s %s: %d of %d day(s) with 0 records changed (%s%s): normal for a list entity that "
+                    "changes on few days; check it if the whole range is empty", ALERT, entity, len(zero),
+                    len(days), ", ".join(zero[:5]), " ..." if len(zero) > 5 else "")
     return summary
 
 

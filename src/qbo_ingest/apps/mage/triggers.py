@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from qbo_ingest.apps.mage.block_logs import route_logs
+from qbo_ingest.apps.mage.block_logs import one_line_traceback, route_logs
 
 log = logging.getLogger("qbo_ingest.mage")
 
@@ -62,13 +62,56 @@ def deactivate_once_trigger(summary: Any = None, **kwargs: Any) -> dict[str, Any
         result.update(deactivated=True, was=was, triggers_yaml_updated=yaml_changed, reason="")
         log.info("Trigger %r (@once) of %s set to inactive after the successful run %s "
                  "(was %s; triggers.yaml %s): the spec's mandatory step, done by the pipeline. "
-                 "Enable it again in Triggers to re-run.", schedule.name, pipeline_uuid, run_id, was,
-                 "updated" if yaml_changed else "already inactive")
+                 "A @once trigger that has run never fires again, even when enabled: for the next backfill "
+                 "run `qbo-ingest mage schedule %s --fecha-inicio YYYY-MM-DD --fecha-fin YYYY-MM-DD --at "
+                 "'YYYY-MM-DD HH:MM UTC'` (a new one-time trigger), or use Run@once with both variables.",
+                 schedule.name, pipeline_uuid, run_id, was, "updated" if yaml_changed else "already inactive",
+                 _entity_name(pipeline_uuid))
     except Exception as exc:  # the data is loaded: say what to do instead of failing the run
         result["reason"] = f"{type(exc).__name__}: {exc}"
         log.warning("Trigger %r could not be set inactive (%s): set it to Inactive in Mage > Triggers "
                     "by hand (spec section 5)", result["trigger"], result["reason"])
     return result
+
+
+def retire_once_trigger(kwargs: Any, *, reason: str) -> str | None:
+    """Set the `@once` trigger of this run inactive when the run cannot succeed (bad variables): it has a
+    run now, so Mage would never fire it again, yet it would show as active. Returns its name, or None
+    (no run, not a @once trigger, already inactive, or Mage's database not reachable)."""
+    run_id = kwargs.get("pipeline_run_id")
+    if run_id is None:
+        return None
+    try:
+        from mage_ai.data_preparation.models.triggers import ScheduleInterval, ScheduleStatus
+        from mage_ai.orchestration.db.models.schedules import PipelineRun
+
+        run = PipelineRun.query.filter(PipelineRun.id == int(run_id)).one_or_none()
+        schedule = run.pipeline_schedule if run is not None else None
+        if schedule is None or schedule.schedule_interval != ScheduleInterval.ONCE:
+            return None
+        if schedule.status != ScheduleStatus.INACTIVE:
+            schedule.update(status=ScheduleStatus.INACTIVE)
+        repo_path, pipeline_uuid = kwargs.get("repo_path"), kwargs.get("pipeline_uuid")
+        if repo_path and pipeline_uuid:
+            set_trigger_inactive_in_yaml(Path(str(repo_path)) / "pipelines" / str(pipeline_uuid) / "triggers.yaml",
+                                         schedule.name)
+        return str(schedule.name)
+    except Exception as exc:  # the run fails anyway; say what is left to do
+        log.warning("Trigger of run %s could not be set inactive (%s: %s): set it to Inactive in Mage > "
+                    "Triggers by hand (%s)", run_id, type(exc).__name__, exc, reason)
+        return None
+
+
+def _entity_name(pipeline_uuid: str) -> str:
+    from qbo_ingest.catalogue import get
+
+    try:
+        return get(pipeline_uuid).name
+    except Exception:
+        return "ENTITY"
+
+
+__all__ = ["deactivate_once_trigger", "one_line_traceback", "retire_once_trigger", "set_trigger_inactive_in_yaml"]
 
 
 # ------------------------------------------------------------------------------------------- helpers
