@@ -11,7 +11,6 @@ so the peak should not grow with the day (ids seen by the keyset pager are the o
 
 from __future__ import annotations
 
-from qbo_ingest import jobs
 import argparse
 import json
 import logging
@@ -24,6 +23,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from harness import emulator_process, fresh_database, machine, postgres
+
+from qbo_ingest import jobs
 
 FIRST_DAY = date(2025, 3, 1)
 GAP_DAYS = 40  # generated edits move records up to 20 days later: keep the measured days apart
