@@ -111,6 +111,15 @@ def test_an_unquoted_time_value_is_a_validation_fault() -> None:
         parse("SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime > 5")
 
 
+def test_the_time_value_check_names_the_field() -> None:
+    # what the Transformer raises for an unquoted time value (the xfail above: it is wrapped on the way out)
+    with pytest.raises(q.QueryError) as err:
+        q._condition("MetaData.CreateTime", "<", 5)
+    assert (err.value.code, err.value.detail) == (
+        "4001", "QueryValidationError: MetaData.CreateTime needs a quoted date/time value")
+    assert q._condition("TotalAmt", "<", 5) == q.Condition("TotalAmt", "<", 5)
+
+
 def test_time_fields_in_lists() -> None:
     got = parse("SELECT * FROM Invoice WHERE MetaData.CreateTime IN ('2024-01-01T00:00:00Z', '2024-01-02T00:00:00Z')")
     assert got.conditions[0].value == (ts("2024-01-01T00:00:00+00:00"), ts("2024-01-02T00:00:00+00:00"))

@@ -59,7 +59,10 @@ def test_pacific_offsets_cross_midnight_utc() -> None:
 def test_time_without_offset_is_refused() -> None:
     with pytest.raises(ValueError, match=r"^timestamp without offset: '2025-10-15T09:30:00'$"):
         parse_qbo_time("2025-10-15T09:30:00")
-    with pytest.raises(ValueError, match="naive datetime given; windows are UTC instants"):
+    padded = " " * 30 + "2025-10-15T09:30:00"  # quoted as received, cut at 40 characters
+    with pytest.raises(ValueError, match=r"^timestamp without offset: '" + " " * 30 + r"2025-10-15'$"):
+        parse_qbo_time(padded)
+    with pytest.raises(ValueError, match=r"^naive datetime given; windows are UTC instants$"):
         to_qbo_literal(datetime(2025, 10, 15))
     assert to_qbo_literal(datetime(2025, 10, 15, 1, 2, 3, 999_999, tzinfo=timezone(timedelta(hours=-7)))) == \
         "2025-10-15T08:02:03Z"
@@ -90,6 +93,8 @@ def test_missing_last_updated_time_is_a_record_error(rec: dict) -> None:
         last_updated(rec, entity="Customer")
     with pytest.raises(RecordError, match=r"^record '5' has no"):
         utc_day(rec)
+    with pytest.raises(RecordError, match=r"^record '5' has no"):
+        last_updated(rec)
 
 
 @pytest.mark.parametrize("text", ["yesterday", "2025-10-15T09:30:00", "2025-13-15T09:30:00Z"])

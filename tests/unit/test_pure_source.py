@@ -219,12 +219,16 @@ def test_classify_client_errors_are_fatal_and_keep_the_breaker_closed() -> None:
     out, _, _ = _classify(404, text="nope")
     assert isinstance(out, FatalApiError) and out.message == "QBO query rejected: Not Found"
     assert out.kind == "404"
+    out, b, _ = _classify(400, text="Bad request text")  # a 400 is fatal whatever its body
+    assert isinstance(out, FatalApiError) and out.message == "QBO query rejected: Bad Request"
+    assert (out.status, out.kind, b.events) == (400, "400", ["success"])
 
 
 def test_classify_cut_json_is_retryable() -> None:
     out, b, _ = _classify(200, text='{"QueryResponse": {"Invoice": [')
     assert isinstance(out, RetryableError) and out.kind == "invalid_json"
     assert out.message == "QBO query answered 200 with a truncated or invalid JSON body"
+    assert (out.status, out.intuit_tid, out.body) == (200, "tid-1", '{"QueryResponse": {"Invoice": [')
     assert b.events == ["failure"]
     out, _, _ = _classify(200, text="[1, 2]")
     assert isinstance(out, RetryableError) and out.kind == "invalid_json"
@@ -234,14 +238,18 @@ def test_classify_faults_inside_a_200() -> None:
     throttled = {"Fault": {"type": "ThrottleExceeded", "Error": [{"Message": "slow down", "code": "3001"}]}}
     out, b, counted = _classify(200, throttled)
     assert isinstance(out, RetryableError) and out.kind == "429" and out.status == 200
+    assert out.intuit_tid == "tid-1"
     assert out.message == "QBO query throttled (Fault in a 200): slow down"
     assert b.events == ["failure"] and counted == [(("throttled_429",), {"kind": "429"})]
     for ftype in ("SystemFault", "SERVICE"):
         out, b, _ = _classify(200, {"Fault": {"type": ftype, "Error": [{"Message": "oops"}]}})
         assert isinstance(out, RetryableError) and out.kind == ftype and b.events == ["failure"]
+        assert (out.status, out.intuit_tid) == (200, "tid-1")
         assert out.message == "QBO query system fault in a 200: oops"
     out, b, _ = _classify(200, {"Fault": {"type": "ValidationFault", "Error": [{"Message": "bad", "code": "2010"}]}})
     assert isinstance(out, FatalApiError) and b.events == ["success"]
     assert out.message == "QBO query rejected: ValidationFault: bad (code 2010)" and out.kind == "ValidationFault"
+    assert (out.status, out.intuit_tid) == (200, "tid-1")
+    assert out.body is not None and '"code":"2010"' in out.body
     out, _, _ = _classify(200, {"Fault": {"Error": [{"Message": "bad"}]}})
     assert isinstance(out, FatalApiError) and out.message == "QBO query rejected: : bad" and out.kind == "fault"

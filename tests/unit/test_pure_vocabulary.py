@@ -96,6 +96,10 @@ def test_redact_masks_registered_and_given_secrets_longest_first() -> None:
     given = ["given-secret", "given-secret-XYZ", None, "ab"]
     assert redact.redact("given-secret-XYZ and given-secret", secrets=given) == "*** and ***"
     assert redact.redact("abcd", secrets=["abcd"]) == "***"
+    # longest first, not alphabetical: a short secret inside a longer one must not leave the rest visible
+    assert redact.redact("id aaaa-zzzz-bbbb", secrets=["zzzz", "aaaa-zzzz-bbbb"]) == "id ***"
+    redact.register_secret("k9$Z")  # four characters are enough to register
+    assert redact.redact("token k9$Z.") == "token ***."
     assert redact.redact(12345) == "12345"
 
 

@@ -108,6 +108,10 @@ def test_range_errors() -> None:
         daily_windows("2025-10-01", "2025-09-30")
     with pytest.raises(DateRangeError, match=r"^fecha_fin is missing"):
         daily_windows("2025-10-01", None)
+    with pytest.raises(DateRangeError, match=r"^fecha_inicio='2025-1-01' is not a date"):
+        daily_windows("2025-1-01", "2025-10-01")
+    with pytest.raises(DateRangeError, match=r"^fecha_fin='x' is not a date"):
+        daily_windows("2025-10-01", "x")
     start = date(2000, 1, 1)
     assert len(daily_windows(start, start + timedelta(days=MAX_DAYS - 1))) == MAX_DAYS
     with pytest.raises(DateRangeError, match=rf"range of {MAX_DAYS + 1} days is too long \(max {MAX_DAYS}\); split"):
