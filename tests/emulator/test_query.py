@@ -21,19 +21,39 @@ def invoices(n: int, day: str = DAY) -> dict[str, object]:
 
 
 # ---- grammar (pure) --------------------------------------------------------------------------
-@pytest.mark.parametrize("statement", [
-    "SELECT * FROM Invoice",
-    "select * from Invoice where Id = '5'",
-    "SELECT COUNT(*) FROM Invoice WHERE MetaData.LastUpdatedTime >= '2024-01-01'",
-    "SELECT * FROM Customer WHERE Active IN (true, false) AND DisplayName LIKE 'Bill%' ORDERBY Id DESC",
-    "SELECT * FROM Invoice ORDER BY MetaData.CreateTime ASC STARTPOSITION 11 MAXRESULTS 10",
-    "SELECT * FROM Invoice WHERE TotalAmt >= 10.5 AND TotalAmt < 1000 AND DocNumber = 'O\\'Brien'",
-    "SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime > '2013-03-13T14:50:22-08:00'",
-    "SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime <= '2018-03-24T21:42:59Z';",
+def _ts(text: str) -> float:
+    return datetime.fromisoformat(text).timestamp()
+
+
+# Each statement with the whole query it must build: (entity, count, conditions, order, desc, start, max).
+@pytest.mark.parametrize(("statement", "expected"), [
+    ("SELECT * FROM Invoice", ("Invoice", False, [], None, False, 1, 100)),
+    ("select * from Invoice where Id = '5'", ("Invoice", False, [("Id", "=", "5")], None, False, 1, 100)),
+    ("SELECT COUNT(*) FROM Invoice WHERE MetaData.LastUpdatedTime >= '2024-01-01'",
+     ("Invoice", True, [("MetaData.LastUpdatedTime", ">=", _ts("2024-01-01T00:00:00-08:00"))],
+      None, False, 1, 100)),  # a date alone is Pacific midnight
+    ("SELECT * FROM Customer WHERE Active IN (true, false) AND DisplayName LIKE 'Bill%' ORDERBY Id DESC",
+     ("Customer", False, [("Active", "IN", (True, False)), ("DisplayName", "LIKE", "Bill%")], "Id", True, 1, 100)),
+    ("SELECT * FROM Invoice ORDER BY MetaData.CreateTime ASC STARTPOSITION 11 MAXRESULTS 10",
+     ("Invoice", False, [], "MetaData.CreateTime", False, 11, 10)),
+    ("SELECT * FROM Invoice WHERE TotalAmt >= 10.5 AND TotalAmt < 1000 AND DocNumber = 'O\\'Brien'",
+     ("Invoice", False, [("TotalAmt", ">=", 10.5), ("TotalAmt", "<", 1000), ("DocNumber", "=", "O'Brien")],
+      None, False, 1, 100)),
+    ("SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime > '2013-03-13T14:50:22-08:00'",
+     ("Invoice", False, [("MetaData.LastUpdatedTime", ">", _ts("2013-03-13T22:50:22+00:00"))], None, False, 1, 100)),
+    ("SELECT * FROM Invoice WHERE MetaData.LastUpdatedTime <= '2018-03-24T21:42:59Z';",
+     ("Invoice", False, [("MetaData.LastUpdatedTime", "<=", _ts("2018-03-24T21:42:59+00:00"))],
+      None, False, 1, 100)),
+    ("SELECT * FROM Invoice STARTPOSITION 0 MAXRESULTS 1000", ("Invoice", False, [], None, False, 1, 1000)),
 ])
-def test_grammar_accepts(statement: str) -> None:
+def test_grammar_accepts(statement: str, expected: tuple) -> None:
     q = parse(statement, QUERYABLE)
-    assert q.entity in ("Invoice", "Customer")
+    entity, count, conditions, order, desc, start, max_results = expected
+    assert (q.entity, q.count, q.order_field, q.descending, q.start, q.max_results) == (
+        entity, count, order, desc, start, max_results)
+    assert [c.key() for c in q.conditions] == conditions
+    # 1000 == 1000.0 in Python: the kinds are checked too (an int stays an int, 10.5 a float, true a bool)
+    assert [type(c.value) for c in q.conditions] == [type(v) for _, _, v in conditions]
 
 
 def test_grammar_builds_the_query() -> None:

@@ -83,26 +83,39 @@ def test_one_pipeline_per_catalogue_entity() -> None:
     assert "qb_invoices_backfill" in on_disk and "qb_journal_entries_backfill" in on_disk
 
 
-def _mage_retry_sleeps(retries: int, delay: float, max_delay: float, exponential: bool) -> list[float]:
-    """The sleeps mage_ai.shared.retry makes for a block that always fails (its loop, transcribed)."""
-    sleeps: list[float] = []
-    total, cur, attempt = 0.0, delay, 1
-    while attempt <= retries + 1:
-        attempt += 1
-        if attempt > retries + 1 or total + cur >= max_delay:
-            break
-        sleeps.append(cur)
-        total += cur
-        cur = cur * 2 if exponential else cur
-    return sleeps
+@pytest.fixture
+def mage_sleeps(monkeypatch: pytest.MonkeyPatch):
+    """The sleeps Mage's own retry decorator (`mage_ai.shared.retry`, what a block's retry_config feeds)
+    makes for a block that always fails, recorded instead of slept."""
+    mage_retry = pytest.importorskip("mage_ai.shared.retry")
+
+    def run(retries: int, delay: float, max_delay: float, exponential: bool) -> list[float]:
+        sleeps: list[float] = []
+        monkeypatch.setattr(mage_retry.time, "sleep", sleeps.append)
+        calls: list[int] = []
+
+        def block() -> None:
+            calls.append(1)
+            raise RuntimeError("block failed")
+
+        wrapped = mage_retry.retry(retries=retries, delay=delay, max_delay=max_delay,
+                                   exponential_backoff=exponential, logger=None)(block)
+        with pytest.raises(RuntimeError, match="block failed"):
+            wrapped()
+        assert len(calls) == len(sleeps) + 1  # one attempt, then one more after each sleep
+        return sleeps
+
+    return run
 
 
-def test_max_delay_caps_the_accumulated_sleep_as_mage_does() -> None:
-    assert _mage_retry_sleeps(5, 30, 60, True) == [30]  # MAGE.md's example: one retry, not five
+def test_max_delay_caps_the_accumulated_sleep_as_mage_does(mage_sleeps) -> None:
+    assert mage_sleeps(5, 30, 60, True) == [30]  # MAGE.md's example: one retry, not five
+    assert mage_sleeps(3, 5, 1000, True) == [5, 10, 20]
+    assert mage_sleeps(3, 5, 1000, False) == [5, 5, 5]
 
 
 @pytest.mark.parametrize("entity", CATALOGUE, ids=lambda e: e.pipeline)
-def test_pipeline_shape(entity) -> None:
+def test_pipeline_shape(entity, mage_sleeps) -> None:
     meta = yaml.safe_load((PROJECT / "pipelines" / entity.pipeline / "metadata.yaml").read_text())
     assert meta["uuid"] == meta["name"] == entity.pipeline
     assert meta["type"] == "python"
@@ -151,6 +164,8 @@ def test_block_files_only_call_the_blocks_module() -> None:
         "deactivate_once_trigger", "incremental_sync", "load_day", "plan_days", "summarize"]
     for f in files:
         tree = ast.parse(f.read_text())
+        imports = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("qbo")]
+        assert [(n.module, [a.name for a in n.names]) for n in imports] == [("qbo_ingest.apps.mage", ["blocks"])], f
         funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
         assert [fn.name for fn in funcs] == [f.stem]
         body = [n for n in funcs[0].body if not isinstance(n, ast.Expr)]  # docstrings aside

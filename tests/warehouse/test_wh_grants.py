@@ -51,8 +51,13 @@ def _denied(conn: psycopg.Connection[Any], statement: str) -> bool:
     return False
 
 
-def test_check_grants_passes_for_the_owner(conn: psycopg.Connection[Any]) -> None:
-    wh.check_grants(conn, ["Invoice", "Customer"])
+def test_check_grants_passes_for_the_owner_and_names_a_missing_table(conn: psycopg.Connection[Any]) -> None:
+    wh.check_grants(conn, ["Invoice", "Customer"])  # the owner of everything ensure_schema made: no error
+    # The same owner, asked about an entity whose table was never created: that table, and only it.
+    with pytest.raises(wh.GrantError) as info:
+        wh.check_grants(conn, ["Invoice", "Bill", "Customer"])
+    assert info.value.missing == ["table raw.qb_bills (does not exist)"]
+    assert "qbo-ingest db init;" in str(info.value)
 
 
 def test_check_grants_names_every_missing_privilege_with_remediation(

@@ -56,6 +56,12 @@ def test_fetched_but_nothing_written_fails_the_window(caplog: pytest.LogCaptureF
     )
 
 
+def test_a_single_fetched_record_not_written_fails_too(caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(QualityGateError):
+        check_window(log, "Invoice", "2025-10-15", 1, 0)
+    check_window(log, "Invoice", "2025-10-15", 1, 1)
+
+
 def test_source_check(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
     assert source_check(log, "Invoice", "2025-10-15", 20, 20) is True
