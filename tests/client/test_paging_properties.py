@@ -13,7 +13,6 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
-import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
@@ -104,19 +103,17 @@ def test_any_tie_pattern_and_page_size_returns_every_record_once(
 
 @settings(BOUNDED, phases=[Phase.explicit, Phase.generate])  # a known failure: shrinking it would cost minutes
 @given(tie_groups=groups, page_size=st.integers(1, 15), edits=edit_plans)
-# Found by this property (shrunk): three records share a second and the page holds two. That second is read
+# Found by this property (shrunk) before paging kept versions (issue 13 items 4, 10): three records share a second
+# and the page holds two. That second is read
 # by STARTPOSITION; the record edited between those pages moves to 'now', the positions after it shift down
 # by one, and the record that slid into an already-read position is never returned (1017000005 lost).
 @example(tie_groups=[(1, 1), (1, 1), (3, 1)], page_size=2, edits=[(0, 0), (0, 0), (1, 0)])
-@pytest.mark.xfail(strict=True, reason=(
-    "real bug in source/client.py pages (issue 13 items 4 and 10): a record is lost when a record of a "
-    "tie second larger than a page is edited between the STARTPOSITION pages of that second"))
 def test_edits_between_pages_never_lose_or_repeat_a_record_in_an_open_window(
         tie_groups: list[tuple[int, int]], page_size: int, edits: list[tuple[int, int]]) -> None:
-    # The window ends after 'now' (an incremental sync): an edited record stays inside, so every
-    # record of the window must come exactly once, edited or not.
-    got, window, _ = _page_with_edits(tie_groups, page_size, edits, NOW + timedelta(days=1))
-    assert len(got) == len(set(got)), "a record was returned twice"
+    # The window ends after 'now' (an incremental sync): an edited record stays inside, so every record
+    # of the window must come; only an edited one may come twice (its new version: newest wins upstream).
+    got, window, edited = _page_with_edits(tie_groups, page_size, edits, NOW + timedelta(days=1))
+    assert {i for i in got if got.count(i) > 1} <= edited, "an unedited record was returned twice"
     assert set(got) == set(window), f"lost: {sorted(set(window) - set(got), key=int)}"
 
 
@@ -129,7 +126,7 @@ def test_edits_between_pages_when_no_tie_fills_a_page(
     more): the keyset alone reads the window, and edits between pages lose nothing, in an open window (the
     edited record comes once) and in a past one (it left the window)."""
     got, window, edited = _page_with_edits(tie_groups, page_size, edits, NOW + timedelta(days=1))
-    assert len(got) == len(set(got)) and set(got) == set(window)
+    assert {i for i in got if got.count(i) > 1} <= edited and set(got) == set(window)
     got, window, edited = _page_with_edits(tie_groups, page_size, edits, DAY + timedelta(days=1))
-    assert len(got) == len(set(got))
+    assert {i for i in got if got.count(i) > 1} <= edited
     assert set(window) - edited <= set(got) <= set(window)  # only an edited record may be missing

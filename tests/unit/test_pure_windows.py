@@ -15,7 +15,7 @@ from qbo_ingest.windows import MAX_DAYS, Window, daily_windows, day_window, pars
 UTC = timezone.utc
 FAST = settings(max_examples=150, deadline=1000)
 
-days = st.dates(min_value=date(1990, 1, 1), max_value=date(2090, 12, 31))
+days = st.dates(min_value=date(2000, 1, 1), max_value=date(2090, 12, 31))  # QBO holds nothing before 2000
 
 
 def midnight(d: date) -> datetime:
@@ -124,5 +124,7 @@ def test_future_start_is_refused_only_when_today_is_given() -> None:
     future = r"fecha_inicio \(2025-10-11\) is in the future \(today is 2025-10-10 UTC\)"
     with pytest.raises(DateRangeError, match=future):
         daily_windows("2025-10-11", "2025-10-12", today=today)
-    assert [w.day for w in daily_windows("2025-10-10", "2025-10-11", today=today)] == [today, date(2025, 10, 11)]
+    assert [w.day for w in daily_windows("2025-10-09", "2025-10-10", today=today)] == [date(2025, 10, 9), today]
+    with pytest.raises(DateRangeError, match=r"fecha_fin \(2025-10-11\) is in the future"):  # nothing there yet
+        daily_windows("2025-10-10", "2025-10-11", today=today)
     assert len(daily_windows("2099-01-01", "2099-01-01")) == 1

@@ -14,6 +14,11 @@ MAX_RETRIES = 6
 RETRY_AFTER_CAP_S = 300.0
 
 
+def waits(base: float, max_retries: int = MAX_RETRIES) -> list[float]:
+    """The waits before each retry when QBO gives no Retry-After: base * 2**i (2, 4 .. 64 s by default)."""
+    return [base * 2**i for i in range(max_retries)]
+
+
 def policy(*, base: float, max_retries: int, sleep: Callable[[float], None],
            before_sleep: Callable[[RetryCallState], None]) -> Retrying:
     """A tenacity `Retrying` for one request: exponential waits from `base`, Retry-After honoured."""
