@@ -15,7 +15,8 @@ _SENSITIVE = (
     r"access_token|refresh_token|id_token|client_secret|code|password|passwd|secret|token|assertion|api_key"
 )
 # key=value in query strings, form bodies and conninfo strings; "key": "value" in JSON.
-_KV = re.compile(rf"(?i)\b({_SENSITIVE})(\s*=\s*)([^&\s'\"]+)")
+# A value is bare, or quoted as libpq writes one with a space or quote in it: password='p w\'x'.
+_KV = re.compile(rf"(?i)\b({_SENSITIVE})(\s*=\s*)('(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"|[^&\s'\"]+)")
 _JSON = re.compile(rf"(?i)(\"(?:{_SENSITIVE.replace('code|', '')})\"\s*:\s*\")([^\"]*)(\")")
 _AUTH = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{6,}")
 _URL_PASSWORD = re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^:/@\s]+:)([^@\s]+)(@)")
