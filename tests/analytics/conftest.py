@@ -4,6 +4,9 @@ analyst)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -47,6 +50,14 @@ class Company:
     analyst_dsn: str
     loader: str
     analyst: str
+    srv: Any = None
+
+    def cli(self, *args: str, dsn: str | None = None) -> subprocess.CompletedProcess[str]:
+        """`qbo-ingest ARGS` in a subprocess, configured like a scheduled job (the loader by default)."""
+        env = {**self.srv.client_env(dsn or self.loader_dsn), "PATH": os.environ.get("PATH", ""),
+               "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "COLUMNS": "200"}
+        return subprocess.run([sys.executable, "-m", "qbo_ingest.apps.cli.main", *args], env=env,
+                              capture_output=True, text=True, timeout=600, check=False)
 
     def build(self, select: str | None = None) -> models.BuildResult:
         res = models.build(self.admin_dsn, select=select, readers=(self.loader, self.analyst))
@@ -76,7 +87,7 @@ def company(pg_url: str) -> Iterator[Callable[..., Company]]:
             assert rep.ok, rep
             loaded = load_reports(eng, DATA_START, DATA_END)
             assert loaded.ok and len(loaded.loaded) == 3 * (5 * 2 + 2), loaded
-            co = Company(emu, eng, pg_url, loader_dsn, as_role(pg_url, analyst), loader, analyst)
+            co = Company(emu, eng, pg_url, loader_dsn, as_role(pg_url, analyst), loader, analyst, srv)
             if build:
                 co.build()
             return co

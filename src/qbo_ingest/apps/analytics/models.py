@@ -85,7 +85,7 @@ def run_dbt(dsn: str, args: Sequence[str], *, readers: Sequence[str] = (), schem
     with tempfile.TemporaryDirectory(prefix="qbo-dbt-") as tmp:
         Path(tmp, "profiles.yml").write_text(yaml.safe_dump(profile), encoding="utf-8")
         env = {**os.environ, "QBO_DBT_PASSWORD": password, "QBO_DBT_READERS": ",".join(readers),
-               "QBO_DBT_TARGET_PATH": str(Path(tmp, "target")), "QBO_DBT_LOG_PATH": str(Path(tmp, "logs")),
+               "DBT_TARGET_PATH": str(Path(tmp, "target")), "DBT_LOG_PATH": str(Path(tmp, "logs")),
                "DBT_SEND_ANONYMOUS_USAGE_STATS": "false"}
         proc = subprocess.run([exe, *args, "--project-dir", str(project), "--profiles-dir", tmp],
                               env=env, capture_output=True, text=True, check=False)

@@ -13,6 +13,7 @@
 --           Tables created later by this admin get the same grants (ALTER DEFAULT PRIVILEGES).
 -- analyst : LOGIN; USAGE on raw + SELECT on its tables. Nothing on the state schema (it holds the
 --           OAuth token store).
+-- both    : USAGE on schema analytics (the dbt marts) + SELECT on its tables, now and later.
 DO $qbo_roles$
 DECLARE
     loader      text := nullif(current_setting('qbo.loader_role', true), '');
@@ -57,6 +58,13 @@ BEGIN
     EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA qbo_ingest TO %I', loader);
     EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA qbo_ingest GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I', loader);
     EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA qbo_ingest GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO %I', loader);
+
+    -- the dbt marts (schema analytics, built by `qbo-ingest models build` as this admin): both roles read them
+    -- (the loader runs the tie-out), including tables dbt creates or replaces later
+    EXECUTE 'CREATE SCHEMA IF NOT EXISTS analytics';
+    EXECUTE format('GRANT USAGE ON SCHEMA analytics TO %I, %I', loader, analyst);
+    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO %I, %I', loader, analyst);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA analytics GRANT SELECT ON TABLES TO %I, %I', loader, analyst);
 
     -- analyst: read raw only
     EXECUTE format('GRANT USAGE ON SCHEMA raw TO %I', analyst);
