@@ -49,7 +49,10 @@ def tieout(start: str, end: str, *, settings: Settings | None = None) -> bool:
     for d in rep.differences:
         t.add_row(d.statement, d.basis, f"{d.month:%Y-%m}", f"{d.account_name} ({d.account})",
                   f"{d.warehouse / 100:,.2f}", f"{d.qbo / 100:,.2f}", f"{d.difference / 100:+,.2f}")
-    console.print(t)
+    if rep.differences:
+        console.print(t)
+    else:
+        console.print(t.title)
     for statement, month, basis in rep.missing:
         console.print(f"[yellow]{statement} {month:%Y-%m} {basis}: no QBO report in raw "
                       f"(run qbo-ingest reports --from {month} --to {month})[/yellow]")

@@ -46,6 +46,20 @@ def register(app: typer.Typer, guard: Callable[[Callable[[], Any]], Any]) -> Non
         if not guard(lambda: analytics.models_build(select=select)):
             raise typer.Exit(EXIT_FAILED)
 
+    @app.command("demo-analytics")
+    def demo_analytics(
+        data_dir: Optional[str] = typer.Option(None, "--data-dir", help="Embedded PostgreSQL data directory."),
+        seed: int = typer.Option(1, "--seed", help="The emulator company."),
+    ) -> None:
+        """Embedded PostgreSQL + emulator: backfill, QBO's reports, dbt build, tie-out; prints the P&L query.
+
+        Example: qbo-ingest demo-analytics --seed 1
+        """
+        from qbo_ingest.apps.analytics import demo
+
+        if not guard(lambda: demo.run(data_dir=data_dir, seed=seed)):
+            raise typer.Exit(EXIT_FAILED)
+
     @app.command()
     def tieout(
         start: str = typer.Option(..., "--from", help="First month (any day in it), YYYY-MM-DD."),
