@@ -34,8 +34,9 @@ def test_the_statements_tie_out_to_qbo_reports(company: Callable[..., Company], 
     rep = tieout(co.engine, DATA_START, DATA_END)  # as the loader
     assert rep.ok, rep.differences[:10] or rep.missing
     stored = _stored(co)
-    assert stored["ProfitAndLoss"] > 0 and stored["BalanceSheet"] > 0 and stored["TrialBalance"] > 0
-    assert stored["ProfitAndLoss:diff"] == stored["BalanceSheet:diff"] == stored["TrialBalance:diff"] == 0
+    statements = ("ProfitAndLoss", "BalanceSheet", "TrialBalance", "AgedReceivables", "AgedPayables")
+    assert all(stored[s] > 0 for s in statements), stored
+    assert all(stored[f"{s}:diff"] == 0 for s in statements), stored
     # the analyst reads the marts (and only the marts and raw)
     import psycopg
 

@@ -1,5 +1,6 @@
 """The tie-out: the warehouse's statements (the dbt marts) next to QuickBooks' own reports in raw, per
-statement (ProfitAndLoss, BalanceSheet, TrialBalance), basis, month and account, in cents.
+statement (ProfitAndLoss, BalanceSheet, TrialBalance), basis, month and account, in cents; and the A/R and
+A/P aging totals per customer / vendor and month (AgedReceivables, AgedPayables: no basis, stored as Accrual).
 
 QBO's figures are read from the report JSON as it prints them and turned debit positive (P&L: income
 sections negated; balance sheet: the liabilities-and-equity side negated; trial balance: debit - credit), so
@@ -21,7 +22,8 @@ from qbo_ingest.jobs.reports import months
 from qbo_ingest.pipeline.engine import Engine
 
 MARTS_SCHEMA = "analytics"
-STATEMENTS = ("ProfitAndLoss", "BalanceSheet", "TrialBalance")
+STATEMENTS = ("ProfitAndLoss", "BalanceSheet", "TrialBalance", "AgedReceivables", "AgedPayables")
+AGING = ("AgedReceivables", "AgedPayables")  # per customer / vendor (the "account" column), stored as Accrual
 BASES = ("Accrual", "Cash")
 _MARTS = {
     "ProfitAndLoss": "SELECT basis, month, account_id, account_name, round(amount * 100)::bigint "
@@ -30,6 +32,8 @@ _MARTS = {
                     "FROM analytics.balance_sheet_monthly WHERE realm_id = %s AND month BETWEEN %s AND %s",
     "TrialBalance": "SELECT basis, month, account_key, account_name, cents "
                     "FROM analytics.trial_balance_monthly WHERE realm_id = %s AND month BETWEEN %s AND %s",
+    **{name: "SELECT 'Accrual', month, party_id, party_name, total_cents FROM analytics.aging_monthly "
+             f"WHERE report = '{name}' AND realm_id = %s AND month BETWEEN %s AND %s" for name in AGING},
 }
 _CREDIT_GROUPS = {"Income", "OtherIncome", "TotalLiabilitiesAndEquity"}
 
@@ -78,7 +82,7 @@ def qbo_figures(statement: str, payload: dict[str, Any]) -> dict[str, tuple[str,
     out: dict[str, tuple[str, int]] = {}
     for group, row in _data_rows((payload.get("Rows") or {}).get("Row") or []):
         cells = row.get("ColData") or []
-        if not cells:
+        if not cells or (statement in AGING and not cells[0].get("id")):
             continue
         name = str(cells[0].get("value", ""))
         key = str(cells[0].get("id") or name)
@@ -108,7 +112,7 @@ def tieout(engine: Engine, start: date, end: date) -> TieoutReport:
             for basis, month, key, name, cents in wh.query_rows(conn, _MARTS[statement], (engine.realm_id, lo, hi)):
                 ours.setdefault((str(basis), month), {})[str(key)] = (str(name or key), int(cents))
             for m, _ in spans:
-                for basis in BASES:
+                for basis in (("Accrual",) if statement in AGING else BASES):
                     theirs = qbo.get((basis, m))
                     if theirs is None:
                         rep.missing.append((statement, m, basis))
