@@ -27,9 +27,9 @@ def reports(start: str, end: str, *, names: Sequence[str] | None = None, resume:
     return rep.ok
 
 
-def models_build(*, select: str | None = None, settings: Settings | None = None) -> bool:
+def models_build(*, select: str | None = None, grant: Sequence[str] = (), settings: Settings | None = None) -> bool:
     s = settings or Settings.load(require=("postgres",))
-    res = models.build(s.dsn(), select=select)
+    res = models.build(s.dsn(), select=select, readers=grant)
     tail = [ln for ln in res.output.splitlines() if ln.strip()][-12:]
     for ln in tail:
         console.print(ln, markup=False, highlight=False)

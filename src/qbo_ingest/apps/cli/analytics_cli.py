@@ -36,6 +36,8 @@ def register(app: typer.Typer, guard: Callable[[Callable[[], Any]], Any]) -> Non
     @models_app.command("build")
     def models_build(
         select: Optional[str] = typer.Option(None, "--select", help="dbt node selection, e.g. marts"),
+        grant: Optional[list[str]] = typer.Option(None, "--grant", help="Also GRANT SELECT on every model to "
+                                                  "this role (repeatable); db init's default privileges usually do."),
     ) -> None:
         """Run `dbt build` (models and data tests) on the configured warehouse; exit 1 on a failure.
 
@@ -43,7 +45,7 @@ def register(app: typer.Typer, guard: Callable[[Callable[[], Any]], Any]) -> Non
         """
         from qbo_ingest.apps.cli import analytics
 
-        if not guard(lambda: analytics.models_build(select=select)):
+        if not guard(lambda: analytics.models_build(select=select, grant=grant or [])):
             raise typer.Exit(EXIT_FAILED)
 
     @app.command("demo-analytics")
