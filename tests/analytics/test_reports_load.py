@@ -43,6 +43,13 @@ def test_reports_are_loaded_per_month_and_basis_idempotently(company: Callable[.
     # the analyst reads the raw reports; the loader cannot create tables
     with psycopg.connect(co.analyst_dsn) as conn:
         assert conn.execute("SELECT count(*) FROM raw.qb_report_balance_sheet").fetchone() == (6,)
+    # the command, as a scheduled job runs it (the loader)
+    cli = co.cli("reports", "--from", "2025-03-01", "--to", "2025-03-31", "--report", "TrialBalance")
+    assert cli.returncode == 0 and "reports: 2 loaded, 0 skipped (--resume), 0 failed" in cli.stdout, cli.stderr
+    bad = co.cli("reports", "--from", "2025-03-01", "--to", "2025-01-31")
+    errors = [ln for ln in bad.stderr.splitlines() if ln.startswith("error:")]
+    assert bad.returncode == 2 and len(errors) == 1, bad.stderr
+    assert "before --from" in errors[0] and "Next:" in errors[0], errors
     with pytest.raises(ReportsError, match="Next: use any of"):
         load_reports(co.engine, DATA_START, DATA_END, names=("Nope",))
     assert set(REPORTS) >= {"ProfitAndLoss", "AgedReceivables"}
