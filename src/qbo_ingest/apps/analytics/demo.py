@@ -48,7 +48,7 @@ def run(*, data_dir: str | None = None, seed: int = 1, per_day: int = 5) -> bool
         ok = loaded.ok and analytics.reports(str(DATA_START), str(DATA_END), settings=settings)
         ok = ok and analytics.models_build(settings=settings)
         ok = ok and analytics.tieout(str(DATA_START), str(DATA_END), settings=settings)
-    console.print("\nThe warehouse stays up for you to query:")
+    console.print(f"\nThe data stays in {pgdata} (database {DATABASE}); with its server running, try:")
     console.print(f"  psql '{url}' -c \"{PNL_QUERY}\"")
     console.print(f"  psql '{url}' -c \"SELECT statement, basis, month, count(*), sum(abs(difference)) "
                   "FROM qbo_ingest.tieout GROUP BY 1, 2, 3 ORDER BY 1, 2, 3\"")
