@@ -308,6 +308,70 @@ secrets/
 """
 
 
+ANALYTICS_PIPELINE = "qb_analytics"  # issue 18: reports -> dbt build -> tie-out
+
+
+def _analytics_files() -> dict[str, str]:
+    steps = (("qb_reports", "load_reports", "QBO's reports (P&L, balance sheet, ...) month by month, both bases, "
+              "into raw."), ("qb_models_build", "models_build", "dbt build of analytics/ (models and data tests)."),
+             ("qb_tieout", "tieout", "The warehouse's statements next to QBO's reports; fails on any difference."))
+    files = {f"custom/{name}.py": _block_file(
+        "custom", f"def {name}(*args, **kwargs):\n    return analytics_blocks.{fn}(**kwargs)\n", doc
+    ).replace("from qbo_ingest.apps.mage import blocks", "from qbo_ingest.apps.mage import analytics_blocks")
+        for name, fn, doc in steps}
+    names = [n for n, _, _ in steps]
+    blocks = "".join(
+        f"""- all_upstream_blocks_executed: true
+  configuration: {{}}
+  downstream_blocks: [{', '.join(names[i + 1:i + 2])}]
+  executor_type: local_python
+  language: python
+  name: {n}
+  retry_config:
+    retries: 0
+  status: not_executed
+  type: custom
+  upstream_blocks: [{', '.join(names[i - 1:i] if i else [])}]
+  uuid: {n}
+""" for i, n in enumerate(names))
+    files[f"pipelines/{ANALYTICS_PIPELINE}/__init__.py"] = ""
+    files[f"pipelines/{ANALYTICS_PIPELINE}/metadata.yaml"] = f"""{HEADER}# QBO's reports into raw, dbt build, tie-out
+# (README: Analytics). fecha_inicio / fecha_fin: any day of the first / last month (empty: last month and this month).
+blocks:
+{blocks}cache_block_output_in_memory: false
+concurrency_config:
+  block_run_limit: 1
+  pipeline_run_limit: 1
+description: QBO reports -> raw, dbt build, tie-out of the statements
+executor_type: local_python
+name: {ANALYTICS_PIPELINE}
+run_pipeline_in_one_process: false
+tags:
+- qbo
+- analytics
+type: python
+uuid: {ANALYTICS_PIPELINE}
+variables:
+  fecha_inicio: ''
+  fecha_fin: ''
+widgets: []
+"""
+    files[f"pipelines/{ANALYTICS_PIPELINE}/triggers.yaml"] = f"""{HEADER}# Daily, inactive by default: enable it
+# once the backfills are done (after qb_incremental_sync's runs).
+triggers:
+- name: {ANALYTICS_PIPELINE}_daily
+  description: Reports of last month and this month, dbt build, tie-out.
+  schedule_type: time
+  schedule_interval: '@daily'
+  start_time: {ONCE_START_UTC.strftime("%Y-%m-%d %H:%M:%S+00:00")}
+  status: inactive
+  variables:
+    fecha_inicio: ''
+    fecha_fin: ''
+"""
+    return files
+
+
 def render() -> dict[str, str]:
     """Every generated file, path relative to mage/ -> content."""
     files: dict[str, str] = {
@@ -329,6 +393,7 @@ def render() -> dict[str, str]:
     files[f"pipelines/{SYNC_PIPELINE}/__init__.py"] = ""
     files[f"pipelines/{SYNC_PIPELINE}/metadata.yaml"] = SYNC_METADATA
     files[f"pipelines/{SYNC_PIPELINE}/triggers.yaml"] = SYNC_TRIGGERS
+    files.update(_analytics_files())
     return files
 
 
@@ -355,7 +420,7 @@ def drift(target: Path = MAGE_DIR, *, exact: bool = False) -> list[str]:
             out.append(rel)
     pipelines = target / "pipelines"
     if pipelines.is_dir():
-        known = {e.pipeline for e in CATALOGUE} | {SYNC_PIPELINE}
+        known = {e.pipeline for e in CATALOGUE} | {SYNC_PIPELINE, ANALYTICS_PIPELINE}
         out += [f"pipelines/{d.name}/ (not in the catalogue)" for d in sorted(pipelines.iterdir())
                 if d.is_dir() and d.name not in known and d.name != "__pycache__"]
     return out

@@ -78,8 +78,8 @@ def test_check_compares_meaning_so_mage_rewrites_pass_and_real_changes_fail(tmp_
 
 def test_one_pipeline_per_catalogue_entity() -> None:
     on_disk = {p.name for p in (PROJECT / "pipelines").iterdir() if p.is_dir() and p.name != "__pycache__"}
-    assert on_disk == {e.pipeline for e in CATALOGUE} | {"qb_incremental_sync"}
-    assert len(on_disk) == 30
+    assert on_disk == {e.pipeline for e in CATALOGUE} | {"qb_incremental_sync", "qb_analytics"}
+    assert len(on_disk) == 31
     assert "qb_invoices_backfill" in on_disk and "qb_journal_entries_backfill" in on_disk
 
 
@@ -161,7 +161,9 @@ def test_block_files_only_call_the_blocks_module() -> None:
              *PROJECT.glob("custom/*.py")]
     files = [f for f in files if f.name != "__init__.py"]
     assert sorted(f.stem for f in files) == [
-        "deactivate_once_trigger", "incremental_sync", "load_day", "plan_days", "summarize"]
+        "deactivate_once_trigger", "incremental_sync", "load_day", "plan_days", "qb_models_build", "qb_reports",
+        "qb_tieout", "summarize"]
+    analytics = {"qb_reports": "load_reports", "qb_models_build": "models_build", "qb_tieout": "tieout"}  # issue 18
     for f in files:
         tree = ast.parse(f.read_text())
         imports = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("qbo")]
@@ -172,8 +174,9 @@ def test_block_files_only_call_the_blocks_module() -> None:
         assert len(body) == 1 and isinstance(body[0], ast.Return), f
         call = body[0].value
         assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute), f
-        assert isinstance(call.func.value, ast.Name) and call.func.value.id == "blocks", f
-        assert call.func.attr == f.stem
+        module = "analytics_blocks" if f.stem in analytics else "blocks"
+        assert isinstance(call.func.value, ast.Name) and call.func.value.id == module, f
+        assert call.func.attr == analytics.get(f.stem, f.stem)
 
 
 def test_io_config_and_project_files() -> None:
@@ -226,7 +229,11 @@ def test_mage_loads_every_pipeline_and_trigger(tmp_path: Path) -> None:
                           text=True, timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-4000:]
     data = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert set(data) == {e.pipeline for e in CATALOGUE} | {"qb_incremental_sync"}
+    assert set(data) == {e.pipeline for e in CATALOGUE} | {"qb_incremental_sync", "qb_analytics"}
+    analytics = data.pop("qb_analytics")  # issue 18: reports -> dbt build -> tie-out
+    assert set(analytics["blocks"]) == {"qb_reports", "qb_models_build", "qb_tieout"}
+    assert all(b[3] for b in analytics["blocks"].values())
+    assert [t[:3] for t in analytics["triggers"]] == [["qb_analytics_daily", "@daily", "inactive"]]
     sync = data.pop("qb_incremental_sync")
     assert sync["blocks"] == {"incremental_sync": ["custom", False, False, True]}
     assert [t[:3] for t in sync["triggers"]] == [["qb_incremental_sync_hourly", "@hourly", "inactive"]]

@@ -268,6 +268,12 @@ class QboClient:
         info = data.get("CompanyInfo")
         return info if isinstance(info, dict) else data
 
+    def report(self, name: str, params: dict[str, str]) -> dict[str, Any]:
+        """One Reports API answer (`GET reports/{name}`), e.g. ProfitAndLoss with start_date/end_date/
+        accounting_method: request kind `report` (metered, throttled, retried like any GET)."""
+        data, _ = self._request("report", f"reports/{name}", params, context=name)
+        return data
+
     # -- tokens ----------------------------------------------------------------------------------------
     def _token(self, stale: str | None = None) -> str:
         with self._token_lock:

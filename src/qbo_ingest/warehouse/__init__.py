@@ -34,7 +34,17 @@ from qbo_ingest.warehouse.raw import (
     upsert_page,
     watermark,
 )
-from qbo_ingest.warehouse.schema import InitResult, ensure_schema, init_db
+from qbo_ingest.warehouse.reports import (
+    TieoutRow,
+    query_rows,
+    report_failed,
+    report_payloads,
+    report_table,
+    reports_loaded,
+    save_report,
+    save_tieout,
+)
+from qbo_ingest.warehouse.schema import InitResult, ensure_reports_schema, ensure_schema, init_db
 
 __all__ = [
     "RAW_SCHEMA",
@@ -44,6 +54,7 @@ __all__ = [
     "InitResult",
     "LedgerRow",
     "RunRow",
+    "TieoutRow",
     "UpsertResult",
     "cdc_checked_at",
     "cdc_save_check",
@@ -51,6 +62,7 @@ __all__ = [
     "connect",
     "count_rows",
     "daily_counts",
+    "ensure_reports_schema",
     "ensure_schema",
     "init_db",
     "ledger_begin",
@@ -62,12 +74,19 @@ __all__ = [
     "month_calls",
     "month_of",
     "newest_succeeded_day",
+    "query_rows",
     "raw_snapshot",
     "record_calls",
+    "report_failed",
+    "report_payloads",
+    "report_table",
+    "reports_loaded",
     "run_alive",
     "run_finish",
     "run_start",
     "runs_recent",
+    "save_report",
+    "save_tieout",
     "upsert_page",
     "watermark",
 ]

@@ -213,6 +213,7 @@ def init_db(
     try:
         _check_roles(conn, loader_role, analyst_role)
         ensure_schema(conn, entities)
+        ensure_reports_schema(conn)
         with conn.transaction():
             settings = {
                 "qbo.loader_role": loader_role,
@@ -237,3 +238,24 @@ def init_db(
         raise WarehouseError(f"db init failed ({exc.sqlstate}): {exc.diag.message_primary}") from None
     finally:
         conn.close()
+
+
+REPORT_TABLES = ("profit_and_loss", "balance_sheet", "trial_balance", "general_ledger", "transaction_list",
+                 "aged_receivables", "aged_payables")
+
+
+def ensure_reports_schema(conn: psycopg.Connection[Any]) -> None:
+    """The report tables `raw.qb_report_<name>`, `qbo_ingest.report_loads` and `qbo_ingest.tieout`
+    (sql/reports.sql), if any is missing; no DDL when all exist (so the loader can call it after db init)."""
+    with conn.transaction():
+        have = sum(exists(conn, RAW_SCHEMA, f"qb_report_{t}") for t in REPORT_TABLES)
+        if have == len(REPORT_TABLES) and exists(conn, STATE_SCHEMA, "report_loads") \
+                and exists(conn, STATE_SCHEMA, "tieout"):
+            return
+        me = conn.execute("SELECT current_user").fetchone()
+        try:
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended('qbo_ingest.ddl', 0))")
+            conn.execute(_sql_text("reports.sql"))
+        except psycopg.errors.InsufficientPrivilege:
+            raise GrantError(str(me[0]) if me else "?", ["the report tables (sql/reports.sql: do not exist)"],
+                             ["qbo-ingest db init;"]) from None

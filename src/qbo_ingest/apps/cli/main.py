@@ -352,6 +352,11 @@ def mage_schedule(
         typer.echo(line)
 
 
+from qbo_ingest.apps.cli.analytics_cli import register as _register_analytics  # noqa: E402
+
+_register_analytics(app, _guard)
+
+
 def main() -> None:
     """The console entry point. Usage errors (unknown option, value out of range, missing option) are one
     line too, like every other error, instead of click's usage box."""

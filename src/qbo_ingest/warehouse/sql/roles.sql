@@ -13,6 +13,8 @@
 --           Tables created later by this admin get the same grants (ALTER DEFAULT PRIVILEGES).
 -- analyst : LOGIN; USAGE on raw + SELECT on its tables. Nothing on the state schema (it holds the
 --           OAuth token store).
+-- both    : USAGE on schema analytics (the dbt marts) + SELECT on its tables, now and later; the loader
+--           also CREATE there (it runs dbt), and the analyst reads what the loader's dbt creates.
 DO $qbo_roles$
 DECLARE
     loader      text := nullif(current_setting('qbo.loader_role', true), '');
@@ -57,6 +59,20 @@ BEGIN
     EXECUTE format('GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA qbo_ingest TO %I', loader);
     EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA qbo_ingest GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I', loader);
     EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA qbo_ingest GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO %I', loader);
+
+    -- the dbt marts (schema analytics): the loader builds them (`qbo-ingest models build`, a scheduled step)
+    -- and runs the tie-out; the analyst reads them, including every table dbt creates or replaces later.
+    EXECUTE 'CREATE SCHEMA IF NOT EXISTS analytics';
+    EXECUTE format('GRANT USAGE, CREATE ON SCHEMA analytics TO %I', loader);
+    EXECUTE format('GRANT USAGE ON SCHEMA analytics TO %I', analyst);
+    EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA analytics TO %I, %I', loader, analyst);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA analytics GRANT SELECT ON TABLES TO %I, %I', loader, analyst);
+    BEGIN  -- needs membership in the loader role (a superuser has it); else dbt's `readers` grants do it
+        EXECUTE format('ALTER DEFAULT PRIVILEGES FOR ROLE %I IN SCHEMA analytics GRANT SELECT ON TABLES TO %I',
+                       loader, analyst);
+    EXCEPTION WHEN insufficient_privilege THEN
+        RAISE NOTICE 'analytics: run qbo-ingest models build --grant % (the marts to the analyst)', analyst;
+    END;
 
     -- analyst: read raw only
     EXECUTE format('GRANT USAGE ON SCHEMA raw TO %I', analyst);

@@ -1,0 +1,1 @@
+"""The analytics layer's application side: running the dbt project (`models`)."""
