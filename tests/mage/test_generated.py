@@ -167,14 +167,14 @@ def test_block_files_only_call_the_blocks_module() -> None:
     for f in files:
         tree = ast.parse(f.read_text())
         imports = [n for n in tree.body if isinstance(n, ast.ImportFrom) and n.module and n.module.startswith("qbo")]
-        assert [(n.module, [a.name for a in n.names]) for n in imports] == [("qbo_ingest.apps.mage", ["blocks"])], f
+        module = "analytics_blocks" if f.stem in analytics else "blocks"
+        assert [(n.module, [a.name for a in n.names]) for n in imports] == [("qbo_ingest.apps.mage", [module])], f
         funcs = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
         assert [fn.name for fn in funcs] == [f.stem]
         body = [n for n in funcs[0].body if not isinstance(n, ast.Expr)]  # docstrings aside
         assert len(body) == 1 and isinstance(body[0], ast.Return), f
         call = body[0].value
         assert isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute), f
-        module = "analytics_blocks" if f.stem in analytics else "blocks"
         assert isinstance(call.func.value, ast.Name) and call.func.value.id == module, f
         assert call.func.attr == analytics.get(f.stem, f.stem)
 
