@@ -119,49 +119,10 @@ class Settings(BaseModel):
         for name in _required_names(require):
             if raw[name] is None and not _satisfied_otherwise(name, raw):
                 raise SettingsError(f"{name} is not set: set it {HOW}")
-
-        entorno_raw = raw["QBO_ENTORNO"] or "sandbox"
-        entorno = entorno_raw.lower()
-        if entorno not in API_BASE:
-            raise SettingsError(
-                f"QBO_ENTORNO={entorno_raw!r} is invalid: set it to 'sandbox' or 'production' {HOW}"
-            )
-        port_raw = raw["POSTGRES_PORT"] or "5432"
-        try:
-            if not _ASCII_DIGITS.fullmatch(port_raw):  # int() would take fullwidth or Arabic-Indic digits
-                raise ValueError
-            port = int(port_raw)
-            if not 0 < port < 65536:
-                raise ValueError
-        except ValueError:
-            raise SettingsError(
-                f"POSTGRES_PORT={port_raw[:20]!r} is invalid: set it to a port number such as 5432 {HOW}"
-            ) from None
-        urls = {}
-        for name, default in (
-            ("QBO_API_BASE_URL", API_BASE[entorno]),
-            ("QBO_TOKEN_URL", TOKEN_URL),
-            ("QBO_AUTHORIZE_URL", AUTHORIZE_URL),
-            ("QBO_REVOKE_URL", REVOKE_URL),
-        ):
-            value = raw[name] or default
-            try:
-                parts = urlsplit(value)
-                parts.port  # noqa: B018  (raises ValueError for a port outside 0-65535)
-                ok = parts.scheme in ("http", "https") and bool(parts.hostname)
-            except ValueError:  # e.g. an unclosed IPv6 bracket
-                ok = False
-            if not ok:
-                raise SettingsError(
-                    f"{name}={value[:60]!r} is invalid: set it to an http(s) URL such as {default} {HOW}"
-                )
-            urls[name] = value.rstrip("/")
-        realm = raw["QBO_REALM_ID"]
-        if realm is not None and not _REALM.fullmatch(realm):
-            raise SettingsError(
-                f"QBO_REALM_ID={realm[:30]!r} is invalid: set it to the numeric company id shown in QBO "
-                f"(Settings > Account and settings > Billing & subscription) {HOW}"
-            )
+        entorno = _entorno(raw["QBO_ENTORNO"])
+        port = _port(raw["POSTGRES_PORT"])
+        urls = _urls(raw, entorno)
+        realm = _realm(raw["QBO_REALM_ID"])
         retry_base = _retry_base(raw["QBO_RETRY_BASE_SECONDS"])
         monthly_budget = _monthly_budget(raw["QBO_MONTHLY_CALL_BUDGET"])
         for name in ("QBO_CLIENT_SECRET", "QBO_REFRESH_TOKEN", "POSTGRES_PASSWORD", "QBO_DATABASE_URL",
@@ -177,7 +138,7 @@ class Settings(BaseModel):
             client_secret=secret("QBO_CLIENT_SECRET"),
             refresh_token=secret("QBO_REFRESH_TOKEN"),
             realm_id=realm,
-            entorno=entorno,  # type: ignore[arg-type]
+            entorno=entorno,
             postgres_host=raw["POSTGRES_HOST"],
             postgres_user=raw["POSTGRES_USER"],
             postgres_password=secret("POSTGRES_PASSWORD"),
@@ -237,6 +198,53 @@ class Settings(BaseModel):
         ):
             if not value:
                 raise SettingsError(f"{name} is not set: set it {HOW}")
+
+
+def _entorno(raw: str | None) -> Entorno:
+    value = (raw or "sandbox").lower()
+    if value == "sandbox":
+        return "sandbox"
+    if value == "production":
+        return "production"
+    raise SettingsError(f"QBO_ENTORNO={raw!r} is invalid: set it to 'sandbox' or 'production' {HOW}")
+
+
+def _port(raw: str | None) -> int:
+    text = raw or "5432"
+    # int() would take fullwidth or Arabic-Indic digits: only ASCII digits are a port
+    if _ASCII_DIGITS.fullmatch(text) and 0 < int(text) < 65536:
+        return int(text)
+    raise SettingsError(f"POSTGRES_PORT={text[:20]!r} is invalid: set it to a port number such as 5432 {HOW}")
+
+
+def _urls(raw: Mapping[str, str | None], entorno: str) -> dict[str, str]:
+    urls = {}
+    for name, default in (
+        ("QBO_API_BASE_URL", API_BASE[entorno]),
+        ("QBO_TOKEN_URL", TOKEN_URL),
+        ("QBO_AUTHORIZE_URL", AUTHORIZE_URL),
+        ("QBO_REVOKE_URL", REVOKE_URL),
+    ):
+        value = raw[name] or default
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018  (raises ValueError for a port outside 0-65535)
+            ok = parts.scheme in ("http", "https") and bool(parts.hostname)
+        except ValueError:  # e.g. an unclosed IPv6 bracket
+            ok = False
+        if not ok:
+            raise SettingsError(f"{name}={value[:60]!r} is invalid: set it to an http(s) URL such as {default} {HOW}")
+        urls[name] = value.rstrip("/")
+    return urls
+
+
+def _realm(realm: str | None) -> str | None:
+    if realm is not None and not _REALM.fullmatch(realm):
+        raise SettingsError(
+            f"QBO_REALM_ID={realm[:30]!r} is invalid: set it to the numeric company id shown in QBO "
+            f"(Settings > Account and settings > Billing & subscription) {HOW}"
+        )
+    return realm
 
 
 def _retry_base(raw: str | None) -> float:
