@@ -147,14 +147,18 @@ def test_same_30_days_through_the_cli_for_comparison(qbo_env, pg_url, subprocess
 
 
 @pytest.mark.parametrize(("variables", "message"), [
-    ({"fecha_fin": "2025-10-05"},
+    ({"fecha_inicio": "", "fecha_fin": "2025-10-05"},  # an empty value field of the trigger
      "fecha_inicio is missing: give it as YYYY-MM-DD, e.g. fecha_inicio=2025-10-01"),
     ({"fecha_inicio": "01/10/2025", "fecha_fin": "2025-10-05"},
      "fecha_inicio='01/10/2025' is not a date in ISO 8601 format YYYY-MM-DD (e.g. 2025-10-01)"),
 ])
 def test_bad_or_missing_dates_fail_the_generator_with_one_clear_line(
         project_copy, qbo_env, pg_url, mage_run, tmp_path: Path, variables: dict, message: str) -> None:
-    res = mage_run(project_copy, tmp_path / "mage_data", env=qbo_env.env, variables=variables)
+    # fired by the pipeline's one-time trigger, as an operator's Run@once is: a failed plan must not leave
+    # that trigger active (issue 15 item 6), and the block log holds the line, not a traceback
+    res = mage_run(project_copy, tmp_path / "mage_data", env=qbo_env.env, variables=variables, once_trigger=True)
+    assert res["trigger"]["interval"] == "@once" and res["trigger"]["status"] == "inactive", res["trigger"]
+    assert "Traceback" not in res["logs"]["plan_days"]
     assert res["block_runs"]["plan_days"] == "failed"
     assert {s for b, s in res["block_runs"].items() if b != "plan_days"} <= {"upstream_failed", "initial"}
     assert not any(b.startswith("load_day:") for b in res["block_runs"])
