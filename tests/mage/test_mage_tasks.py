@@ -264,3 +264,31 @@ def test_mage_schedule_reads_the_time_in_utc_only() -> None:
     assert api.trigger_name(mage_tasks.get("Invoice"), date(2025, 11, 1), date(2025, 11, 30),
                             api.parse_at("2026-02-02 04:07 UTC")) == \
         "qb_invoices_backfill_2025-11-01_2025-11-30_at_20260202T0407Z"
+
+
+def test_package_records_reach_the_block_logger_at_their_own_level() -> None:
+    """Issue 15 item 4: Mage's Warning/Error filters find our alert and error lines (Mage's block logger
+    gets each record at its level, without a level prefix in the message, and still redacted)."""
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, logging\n"
+        "from qbo_ingest.apps.mage.block_logs import route_logs\n"
+        "got = []\n"
+        "class Block(logging.Logger):\n"
+        "    def log(self, level, msg, *a, **k): got.append([level, msg])\n"
+        "route_logs({'block_uuid': 'load_day:invoice_backfill_2025-10-15', 'logger': Block('mage')})\n"
+        "lg = logging.getLogger('qbo_ingest.backfill')\n"
+        "lg.info('Validation: Integrity Check Passed Invoice 2025-10-15: rows_fetched=3 rows_upserted=3')\n"
+        "lg.warning('Validation: [ALERT] Invoice 2025-10-16: 0 records')\n"
+        "lg.error('failed: token=abcdef123456 refused')\n"
+        "print(json.dumps(got))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert [level for level, _ in got] == [logging.INFO, logging.WARNING, logging.ERROR]
+    assert got[1][1] == "Validation: [ALERT] Invoice 2025-10-16: 0 records"  # no "WARNING " prefix
+    assert "abcdef123456" not in got[2][1]  # the redaction filter still runs
