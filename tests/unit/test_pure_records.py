@@ -9,7 +9,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qbo_ingest.errors import RecordError
-from qbo_ingest.records import last_updated, parse_qbo_time, record_id, to_qbo_literal, utc_day
+from qbo_ingest.records import (
+    last_updated,
+    parse_qbo_time,
+    placed_time,
+    readable_time,
+    record_id,
+    to_qbo_literal,
+    utc_day,
+    version_key,
+)
 from qbo_ingest.windows import daily_windows
 
 UTC = timezone.utc
@@ -106,3 +115,31 @@ def test_unreadable_last_updated_time_is_a_record_error(text: str) -> None:
     assert err.value.__cause__ is None
     with pytest.raises(RecordError, match=r"^Bill '5': MetaData.LastUpdatedTime is not"):
         utc_day({"Id": "5", "MetaData": {"LastUpdatedTime": text}}, entity="Bill")
+
+
+GOOD = {"Id": "5", "MetaData": {"LastUpdatedTime": "2025-10-15T09:30:00-07:00"}}
+FLOOR = datetime(2025, 10, 15, tzinfo=UTC)
+
+
+def test_readable_time_is_the_instant_or_none_when_unreadable() -> None:
+    assert readable_time(GOOD) == datetime(2025, 10, 15, 16, 30, tzinfo=UTC)
+    assert readable_time({"Id": "5"}) is None
+    assert readable_time({"Id": "5", "MetaData": {"LastUpdatedTime": "2025-10-15T09:30:00"}}) is None  # no offset
+    assert readable_time({"Id": "5", "MetaData": "2025-10-15T09:30:00Z"}) is None
+
+
+def test_placed_time_falls_back_to_the_query_floor_only_when_the_time_is_unreadable() -> None:
+    assert placed_time(GOOD, FLOOR) == datetime(2025, 10, 15, 16, 30, tzinfo=UTC)
+    assert placed_time(GOOD, None) == datetime(2025, 10, 15, 16, 30, tzinfo=UTC)
+    assert placed_time({"Id": "7"}, FLOOR) is FLOOR
+    with pytest.raises(RecordError, match=r"^Bill '7' has no MetaData.LastUpdatedTime"):
+        placed_time({"Id": "7"}, None, entity="Bill")
+
+
+def test_version_key_is_the_id_and_the_time_as_sent() -> None:
+    assert version_key(GOOD) == ("5", "2025-10-15T09:30:00-07:00")
+    assert version_key({"Id": 5, "MetaData": {"LastUpdatedTime": "2025-10-15T16:30:00Z"}}) == (
+        "5", "2025-10-15T16:30:00Z")
+    assert version_key({"Id": "5"}) == ("5", "")
+    assert version_key({"Id": "5", "MetaData": "x"}) == ("5", "")
+    assert version_key({"Id": "5", "MetaData": {"LastUpdatedTime": None}}) == ("5", "")

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qbo_ingest.errors import DateRangeError
-from qbo_ingest.windows import MAX_DAYS, Window, daily_windows, day_window, parse_day
+from qbo_ingest.windows import MAX_DAYS, Window, daily_windows, day_range, day_window, parse_day
 
 UTC = timezone.utc
 FAST = settings(max_examples=150, deadline=1000)
@@ -128,3 +128,40 @@ def test_future_start_is_refused_only_when_today_is_given() -> None:
     with pytest.raises(DateRangeError, match=r"fecha_fin \(2025-10-11\) is in the future"):  # nothing there yet
         daily_windows("2025-10-10", "2025-10-11", today=today)
     assert len(daily_windows("2099-01-01", "2099-01-01")) == 1
+
+
+def test_days_before_2000_are_refused_naming_the_variable() -> None:
+    assert parse_day("2000-01-01", name="fecha_inicio") == date(2000, 1, 1)
+    with pytest.raises(DateRangeError) as err:
+        parse_day("1999-12-31", name="fecha_inicio")
+    assert str(err.value) == ("fecha_inicio=1999-12-31 is before 2000-01-01: QuickBooks Online holds nothing that "
+                              "old (the earliest day accepted is 2000-01-01)")
+
+
+def test_a_future_fecha_fin_is_refused_with_the_day_to_use() -> None:
+    today = date(2025, 10, 10)
+    assert daily_windows("2025-10-08", "2025-10-10", today=today)[-1].day == today
+    with pytest.raises(DateRangeError) as err:
+        daily_windows("2025-10-08", "2025-10-11", today=today)
+    assert str(err.value) == (
+        "fecha_fin (2025-10-11) is in the future (today is 2025-10-10 UTC): nothing is there yet; use "
+        "fecha_fin=2025-10-09 (today itself is loaded but stays open until it ends; `qbo-ingest sync` keeps "
+        "it current)")
+
+
+def test_day_range_is_optional_inclusive_and_refuses_a_reversed_pair() -> None:
+    assert day_range(None, None) == (None, None)
+    assert day_range("", "") == (None, None)
+    assert day_range("2025-10-01", None) == (date(2025, 10, 1), None)
+    assert day_range(None, "2025-10-02") == (None, date(2025, 10, 2))
+    assert day_range("2025-10-02", "2025-10-02") == (date(2025, 10, 2), date(2025, 10, 2))
+    with pytest.raises(DateRangeError) as err:
+        day_range("2025-10-02", "2025-10-01")
+    assert str(err.value) == "--to (2025-10-01) is before --from (2025-10-02): swap them"
+    with pytest.raises(DateRangeError) as err:
+        day_range("2025-10-02", "2025-10-01", names=("start", "end"))
+    assert str(err.value) == "end (2025-10-01) is before start (2025-10-02): swap them"
+    with pytest.raises(DateRangeError, match=r"^start='x' is not a date"):
+        day_range("x", None, names=("start", "end"))
+    with pytest.raises(DateRangeError, match=r"^end='y' is not a date"):
+        day_range(None, "y", names=("start", "end"))
