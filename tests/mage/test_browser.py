@@ -48,7 +48,8 @@ def test_pipelines_list_and_a_run_page_in_chromium(project_copy, qbo_env, mage_r
     ARTIFACTS.mkdir(exist_ok=True)
     with mage_server(project_copy, data_dir, tmp_path) as base, \
             tempfile.TemporaryDirectory(prefix="chromium-") as profile:
-        dom = chromium(f"{base}/pipelines", profile=Path(profile))
+        # every pipeline on one page (the list pages by 30; `_limit` is its own query parameter)
+        dom = chromium(f"{base}/pipelines?_limit=100", profile=Path(profile))
         missing = [e.pipeline for e in CATALOGUE if e.pipeline not in dom]
         assert missing == [], f"pipelines not listed in the UI: {missing}"
         chromium(f"{base}/pipelines", profile=Path(profile), screenshot=ARTIFACTS / "mage_pipelines.png")
