@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from qbo_ingest import warehouse as wh
 from qbo_ingest.catalogue import Entity
+from qbo_ingest.jobs.loads import backfill_days, pending_days
 from qbo_ingest.pipeline.engine import Engine
 from qbo_ingest.pipeline.planning import Span, contiguous_runs, split_run
-from qbo_ingest.windows import DateLike, daily_windows
+from qbo_ingest.windows import DateLike
 
 
 @dataclass
@@ -51,18 +51,11 @@ class Estimate:
 def estimate(engine: Engine, entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *,
              resume: bool = False) -> Estimate:
     """The requests `backfill(engine, entities, fecha_inicio, fecha_fin, resume=resume)` would send."""
-    days = [w.day for w in daily_windows(fecha_inicio, fecha_fin)]
+    days = backfill_days(engine, fecha_inicio, fecha_fin)
     out = Estimate(monthly_budget=engine.budget.monthly_budget)
     with engine.checked(entities) as conn:
         out.month_used = engine.budget.used_before
-        pending: dict[Entity, list[date]] = {}
-        for e in entities:
-            todo = days
-            if resume:
-                done = {r.day for r in wh.ledger_days(conn, engine.realm_id, e.name, status="succeeded",
-                                                      start=days[0], end=days[-1])}
-                todo = [d for d in days if d not in done]
-            pending[e] = todo
+        pending = pending_days(conn, engine, entities, days, resume=resume)
     for e, todo in pending.items():
         runs = contiguous_runs(todo)
         line = EntityEstimate(e.name, len(todo), len(runs), 0, 0, 0, 0)

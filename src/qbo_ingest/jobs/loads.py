@@ -8,6 +8,7 @@ import re
 import uuid
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from qbo_ingest import warehouse as wh
 from qbo_ingest.catalogue import Entity
@@ -23,19 +24,32 @@ log = logging.getLogger("qbo_ingest.backfill")
 def backfill(engine: Engine, entities: Sequence[Entity], fecha_inicio: DateLike, fecha_fin: DateLike, *,
              resume: bool = False, run_id: str | None = None) -> RunReport:
     """Every UTC day of `fecha_inicio`..`fecha_fin` for each entity; `resume` skips days that succeeded."""
-    days = [w.day for w in daily_windows(fecha_inicio, fecha_fin, today=engine.clock().date())]
-    plan: dict[Entity, list[date]] = {}
+    days = backfill_days(engine, fecha_inicio, fecha_fin)
     with engine.checked(entities) as conn:
-        for e in entities:
-            pending = days
-            if resume:
-                done = {r.day for r in wh.ledger_days(conn, engine.realm_id, e.name, status="succeeded",
-                                                      start=days[0], end=days[-1])}
-                pending = [d for d in days if d not in done]
-                if done:
-                    log.info("%s: resume skips %d succeeded day(s), %d to do", e.name, len(done), len(pending))
-            plan[e] = pending
+        plan = pending_days(conn, engine, entities, days, resume=resume)
     return engine.load_plan(plan, run_id=run_id, command="backfill")
+
+
+def backfill_days(engine: Engine, fecha_inicio: DateLike, fecha_fin: DateLike) -> list[date]:
+    """The UTC days a backfill of `fecha_inicio`..`fecha_fin` covers (a future fecha_fin refused)."""
+    return [w.day for w in daily_windows(fecha_inicio, fecha_fin, today=engine.clock().date())]
+
+
+def pending_days(conn: Any, engine: Engine, entities: Sequence[Entity], days: list[date], *,
+                 resume: bool) -> dict[Entity, list[date]]:
+    """The days each entity still needs: all of them, or with `resume` those the ledger does not mark
+    succeeded. The one rule `backfill` loads by and `plan` estimates by."""
+    plan: dict[Entity, list[date]] = {}
+    for e in entities:
+        pending = days
+        if resume:
+            done = {r.day for r in wh.ledger_days(conn, engine.realm_id, e.name, status="succeeded",
+                                                  start=days[0], end=days[-1])}
+            pending = [d for d in days if d not in done]
+            if done:
+                log.info("%s: resume skips %d succeeded day(s), %d to do", e.name, len(done), len(pending))
+        plan[e] = pending
+    return plan
 
 
 def retry_failed(engine: Engine, entities: Sequence[Entity], *, start: DateLike | None = None,
