@@ -126,11 +126,10 @@ def test_the_monthly_budget_stops_a_run_before_it_is_spent(emu_srv, pg_url, monk
         wh.record_calls(conn, realm, {"query": 995, "count": 2})  # 997 of 1000 used this month
     env = srv.client_env(pg_url) | {"QBO_MONTHLY_CALL_BUDGET": "1000"}
     res = _cli(["backfill", *_range("--no-progress", "--concurrency", "1")], env, monkeypatch)
-    # The run stops before the budget is spent: either between streams (exit 1, days pending) or already
-    # at the preflight's realm check (one `error:` line, exit 2) when that check takes the last calls.
-    assert res.exit_code in (1, 2), res.stdout + res.stderr
-    assert ("stopped: monthly call budget 1,000" in _out(res)
-            or res.stderr.startswith("error: request budget spent: monthly call budget 1,000"))
+    # 997 of 1,000 used: the realm check (one CompanyInfo) and the three planning COUNTs do not fit, so the
+    # run stops in its preflight, before any stream: one `error:` line, exit 2, every day pending.
+    assert res.exit_code == 2, res.stdout + res.stderr
+    assert res.stderr.startswith("error: request budget spent: monthly call budget 1,000"), res.stderr
     assert _metered(emu.counters()) <= 3
     with wh.connect(pg_url) as conn:
         assert sum(wh.month_calls(conn).get(k, 0) for k in ("query", "count")) <= 1000
