@@ -104,3 +104,6 @@ class Page:
     # The lower bound of the query that returned these records: where a record without a readable
     # LastUpdatedTime is placed (records.placed_time).
     floor: datetime | None = field(default=None, compare=False)
+    # The records hold only `Id` and `MetaData.LastUpdatedTime`; the payloads are in `body`
+    # (QboClient.pages(keys_only=True), source/bodies.py).
+    keys_only: bool = field(default=False, compare=False)

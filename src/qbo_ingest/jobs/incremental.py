@@ -156,7 +156,8 @@ def rescan_deletes(engine: Engine, entity: Entity, *, now: Callable[[], datetime
         return 0
     start = min(loaded.values()).astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     seen: set[str] = set()
-    for page in engine.client.pages(entity, start, at + timedelta(seconds=1), page_size=engine.page_size):
+    for page in engine.client.pages(entity, start, at + timedelta(seconds=1), page_size=engine.page_size,
+                                    keys_only=True):
         seen.update(str(r["Id"]) for r in page.records)
     gone = [i for i in loaded if i not in seen]
     stamp = at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -276,7 +276,8 @@ class Engine:
                     window = span.window
                     if self._stop.is_set():
                         raise Interrupted()
-                    pages = self.client.pages(entity, window.start, window.end, page_size=self.page_size)
+                    pages = self.client.pages(entity, window.start, window.end, page_size=self.page_size,
+                                              keys_only=True)
                     for page in prefetched(pages):  # the next page is fetched while this one is upserted
                         requests += page.requests
                         records = page.records
@@ -288,7 +289,7 @@ class Engine:
                             continue
                         faultpoints.hit("fetch")
                         res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
-                                             body=page.body, floor=page.floor)
+                                             body=page.body, floor=page.floor, keys_only=page.keys_only)
                         for d, (fetched, upserted) in res.by_day.items():
                             if d not in span.days:  # outside the span: cannot happen with a bounded query
                                 lg.warning("record outside %s attributed to %s", span.label, d)

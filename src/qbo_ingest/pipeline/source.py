@@ -17,8 +17,10 @@ class Source(Protocol):
     def ensure_token(self) -> None:
         """Fail now, once, when the credentials do not work."""
 
-    def pages(self, entity: Entity, start: datetime, end: datetime, *, page_size: int = 1000) -> Iterator[Page]:
-        """Every record with start <= LastUpdatedTime < end, page by page, each id once."""
+    def pages(self, entity: Entity, start: datetime, end: datetime, *, page_size: int = 1000,
+              keys_only: bool = False) -> Iterator[Page]:
+        """Every record with start <= LastUpdatedTime < end, page by page, each version once; `keys_only`:
+        records may hold only Id and MetaData.LastUpdatedTime when `Page.keys_only`, payloads in `Page.body`."""
         ...
 
     def count(self, entity: Entity, start: datetime, end: datetime) -> int:

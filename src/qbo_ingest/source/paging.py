@@ -38,6 +38,7 @@ class Cost:
     retries: int = 0
     intuit_tid: str | None = None
     body: bytes | None = None
+    keys_only: bool = False  # the rows hold only Id and MetaData.LastUpdatedTime; the payloads are in body
 
 
 # fetch(lo, hi, position) -> (rows, cost); count(lo, hi) -> (n, cost)
@@ -62,6 +63,7 @@ class KeysetPager:
         p.retries += cost.retries
         p.intuit_tid = cost.intuit_tid or p.intuit_tid
         p.body = cost.body
+        p.keys_only = cost.keys_only
 
     def _get(self, lo: datetime, hi: datetime, position: int | None) -> list[dict[str, Any]]:
         rows, cost = self._fetch(lo, hi, position)
@@ -80,7 +82,7 @@ class KeysetPager:
             return None
         self._number += 1
         p = self._pending
-        page = Page(self._number, new, p.intuit_tid, p.requests, p.retries, p.body, self._floor)
+        page = Page(self._number, new, p.intuit_tid, p.requests, p.retries, p.body, self._floor, p.keys_only)
         self._pending = Cost()
         return page
 

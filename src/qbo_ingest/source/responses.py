@@ -12,6 +12,7 @@ import httpx
 
 from qbo_ingest.errors import CallLimitReached, FatalApiError, RetryableError
 from qbo_ingest.redact import redact
+from qbo_ingest.source import bodies
 from qbo_ingest.source.throttle import CircuitBreaker
 
 RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
@@ -75,14 +76,22 @@ def retry_after(value: str | None) -> float | None:
 
 
 def classify(resp: httpx.Response, what: str, *, breaker: CircuitBreaker,
-         count: Callable[..., None]) -> dict[str, Any] | str:
-    """The parsed body, or "auth" for a 401, or raise the typed error (updating the breaker)."""
+         count: Callable[..., None], keys_of: str | None = None) -> dict[str, Any] | str:
+    """The parsed body, or "auth" for a 401, or raise the typed error (updating the breaker).
+
+    `keys_of`: the entity of a query page whose records are read for their keys only (source/bodies.py);
+    any body that reading cannot take exactly is parsed whole as always."""
     status = resp.status_code
     tid = resp.headers.get("intuit_tid")
     if status == 401:
         return "auth"
+    if keys_of is not None and status == 200:
+        keys = bodies.keys_of_page(resp.content, keys_of)
+        if keys is not None:
+            breaker.record_success()
+            return keys
     try:
-        data = resp.json()
+        data = bodies.parse(resp.content)
     except ValueError:
         data = None
     fault = parse_fault(data)

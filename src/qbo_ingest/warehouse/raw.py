@@ -18,7 +18,7 @@ from psycopg import sql
 from qbo_ingest import faultpoints
 from qbo_ingest.catalogue import Entity
 from qbo_ingest.errors import WarehouseError
-from qbo_ingest.records import parse_qbo_time, placed_time, readable_time, record_id
+from qbo_ingest.records import parse_qbo_time, placed_time, readable_time, record_id, version_key
 from qbo_ingest.warehouse.connection import EntityLike, entity_of, table
 from qbo_ingest.warehouse.storable import storable_json
 from qbo_ingest.windows import Window, day_window
@@ -36,6 +36,9 @@ class UpsertResult:
     by_day: dict[date, tuple[int, int]] = field(default_factory=dict)  # day -> (fetched, upserted)
     # day -> characters jsonb cannot hold (NUL, lone surrogates), stored escaped (warehouse/storable.py)
     escaped_by_day: dict[date, int] = field(default_factory=dict)
+
+
+_Row = tuple[str, Mapping[str, Any], datetime, datetime, datetime]  # id, record, LastUpdatedTime, window
 
 
 def _naive_utc(ts: datetime) -> datetime:
@@ -64,13 +67,15 @@ def upsert_page(
     window: Window | None = None,
     body: bytes | None = None,
     floor: datetime | None = None,
+    keys_only: bool = False,
 ) -> UpsertResult:
     """Load one page: COPY into a temp table, then INSERT ... ON CONFLICT DO UPDATE where not older.
 
     `body`, the raw query response the records came from (`qbo.Page.body`), lets PostgreSQL take each
     payload from the response text itself: stored exactly as received, and no JSON re-encoding in
     Python (a quarter of the engine's CPU, bench/README.md). Without it, or if the body does not hold
-    exactly these records, the records are encoded and COPied.
+    exactly these records, the records are encoded and COPied. `keys_only` records (`Page.keys_only`:
+    only Id and LastUpdatedTime) take their payloads from `body` in either case.
 
     `rows_upserted` counts rows inserted or updated by the statement: a newer or equal
     LastUpdatedTime replaces the row (equal: only metadata and ingested_at_utc change); an older one
@@ -122,7 +127,8 @@ SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
     escaped_ids: list[str] = []
     upserted_by_day: dict[date, int] = {}
     try:
-        _load_page(conn, e, realm_id, rows, stmt, page_number, body, escaped_by_day, escaped_ids, upserted_by_day)
+        _load_page(conn, e, realm_id, rows, stmt, page_number, body, escaped_by_day, escaped_ids, upserted_by_day,
+                   keys_only)
     except psycopg.errors.LockNotAvailable:
         raise WarehouseError(f"{e.qualified_table} is locked by another session (waited lock_timeout)",
                              next_step="find it with SELECT pid, usename, state, query FROM pg_stat_activity "
@@ -151,11 +157,13 @@ SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
 def _load_page(conn: psycopg.Connection[Any], e: Entity, realm_id: str,
                rows: Sequence[tuple[str, Mapping[str, Any], datetime, datetime, datetime]], stmt: sql.Composed,
                page_number: int, body: bytes | None, escaped_by_day: dict[date, int], escaped_ids: list[str],
-               upserted_by_day: dict[date, int]) -> None:
+               upserted_by_day: dict[date, int], keys_only: bool) -> None:
     with conn.transaction():
         _create_stage(conn)
         with conn.cursor() as cur:
             if body is None or not _stage_from_body(conn, e, body, rows):
+                if keys_only:
+                    rows = _whole_rows(e, body, rows)
                 with cur.copy(
                     sql.SQL("COPY {} (id, payload, lu, ws, we) FROM STDIN").format(
                         sql.Identifier("pg_temp", _STAGE)
@@ -170,6 +178,17 @@ def _load_page(conn: psycopg.Connection[Any], e: Entity, realm_id: str,
             cur.execute(stmt, {"realm": realm_id, "page": page_number})
             upserted_by_day.update({d: int(n) for d, n in cur.fetchall()})
             faultpoints.hit("upsert")  # test seam: a crash here must leave no partial page
+
+
+def _whole_rows(e: Entity, body: bytes | None, rows: Sequence[_Row]) -> list[_Row]:
+    """Rows of keys-only records with their whole records from the body they were read from."""
+    try:
+        whole = json.loads(body or b"null")["QueryResponse"][e.name]
+        by_version = {version_key(r): r for r in whole}
+        return [(rid, by_version[version_key(rec)], lu, ws, we) for rid, rec, lu, ws, we in rows]
+    except (ValueError, LookupError, TypeError, AttributeError):
+        raise WarehouseError(f"{e.name}: the page's body does not hold the records read from it",
+                             next_step="report it as a bug; qbo-ingest retry-failed reloads the day") from None
 
 
 def _stage_from_body(conn: psycopg.Connection[Any], e: Entity, body: bytes,
