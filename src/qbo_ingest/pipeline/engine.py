@@ -204,10 +204,11 @@ class Engine:
         return max(1, min(self.concurrency, MAX_IN_FLIGHT))
 
     def _planning_counts(self, runs: Sequence[tuple[Entity, Span]]) -> dict[tuple[str, date, date], int | None]:
-        """COUNT(*) of each run, concurrently (at most `workers` in flight), by (entity, first, last day)."""
+        """COUNT(*) of each run, concurrently (QBO's 10 in flight, whatever the streams' concurrency: a COUNT
+        is one short request), by (entity, first, last day)."""
         if not runs:
             return {}
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(runs)), thread_name_prefix="qbo-count") as pool:
+        with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(runs)), thread_name_prefix="qbo-count") as pool:
             counts = list(pool.map(lambda es: self._planning_count(*es), runs))
         return {(e.name, sp.days[0], sp.days[-1]): n for (e, sp), n in zip(runs, counts, strict=True)}
 

@@ -12,16 +12,35 @@ body whole as before, so errors, odd records and their messages are unchanged.
 from __future__ import annotations
 
 import json
+import time
 from functools import lru_cache
 from typing import Any
 
+import httpx
 import msgspec
 
-__all__ = ["KeysOnly", "keys_of_page", "parse"]
+__all__ = ["KeysOnly", "keys_of_page", "parse", "read_whole"]
 
 
 class KeysOnly(dict[str, Any]):
     """A query answer whose records hold only `Id` and `MetaData.LastUpdatedTime`."""
+
+
+def read_whole(http: httpx.Client, url: str, params: dict[str, str], headers: dict[str, str], *,
+               timeout: float) -> httpx.Response:
+    """GET with a deadline on the whole response, not only on each read (a trickling body times out)."""
+    deadline = time.monotonic() + timeout
+    with http.stream("GET", url, params=params, headers=headers) as r:
+        chunks = []
+        try:
+            for chunk in r.iter_raw():
+                chunks.append(chunk)
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout(f"whole response not received within {timeout:g}s")
+        except httpx.StreamConsumed:  # an in-memory response (a test transport): nothing left to wait for
+            r.read()
+            return r
+        return httpx.Response(r.status_code, headers=r.headers, content=b"".join(chunks), request=r.request)
 
 
 def parse(content: bytes) -> Any:

@@ -347,21 +347,6 @@ class QboClient:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _get_whole(self, url: str, params: dict[str, str], headers: dict[str, str]) -> httpx.Response:
-        """GET with a deadline on the whole response, not only on each read."""
-        deadline = time.monotonic() + self.response_timeout
-        with self._http.stream("GET", url, params=params, headers=headers) as r:
-            chunks = []
-            try:
-                for chunk in r.iter_raw():
-                    chunks.append(chunk)
-                    if time.monotonic() > deadline:
-                        raise httpx.ReadTimeout(f"whole response not received within {self.response_timeout:g}s")
-            except httpx.StreamConsumed:  # an in-memory response (a test transport): nothing left to wait for
-                r.read()
-                return r
-            return httpx.Response(r.status_code, headers=r.headers, content=b"".join(chunks), request=r.request)
-
     def _attempt(self, kind: str, url: str, params: dict[str, str], call: _Call, what: str) -> dict[str, Any]:
         stale: str | None = None
         for auth_try in range(2):
@@ -373,7 +358,8 @@ class QboClient:
             call.requests += 1
             self._count("requests", kind=kind)
             try:
-                resp = self._get_whole(url, params, {"Authorization": f"Bearer {token}"})
+                resp = bodies.read_whole(self._http, url, params, {"Authorization": f"Bearer {token}"},
+                                         timeout=self.response_timeout)
             except httpx.TimeoutException:
                 self.breaker.record_failure()
                 raise RetryableError(f"QBO {what} timed out", kind="timeout") from None

@@ -90,6 +90,7 @@ class EmulatorConfig:
     delete_fraction: float = 0.03  # generated transactions later hard-deleted
     max_lag_days: int = 20  # generated edits/deletes happen within this many days of creation
     redirect_uris: tuple[str, ...] = ()  # allowed redirect URIs for /connect/oauth2; empty: any loopback/https
+    render_cache: bool = False  # keep each record version's JSON once built (benchmarks; ~1.8 KB a record)
 
     @classmethod
     def from_options(cls, *, seed: int = 1, profile: str = "demo", rotation: str = "intuit",

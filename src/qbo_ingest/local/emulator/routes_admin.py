@@ -17,6 +17,7 @@ class AdminRoutes(Gateway):
     def routes(self) -> list[Route]:
         return [
             Route("/admin/truth", self.admin_truth, methods=["GET"]),
+            Route("/admin/prerender", self.admin_prerender, methods=["POST"]),
             Route("/admin/counters", self.admin_counters, methods=["GET"]),
             Route("/admin/faults", self.admin_faults, methods=["GET", "POST", "DELETE"]),
             Route("/admin/reset-counters", self.admin_reset, methods=["POST"]),
@@ -36,6 +37,16 @@ class AdminRoutes(Gateway):
             return R.json_response({"error": str(exc)}, 400)
         records = {k: v.isoformat() for k, v in sorted(truth.items(), key=lambda kv: int(kv[0]))}
         return R.json_response({"entity": entity, "count": len(records), "records": records})
+
+    async def admin_prerender(self, request: Request) -> Response:
+        qp = request.query_params
+        try:
+            start = datetime.fromisoformat(qp["start"].replace("Z", "+00:00"))
+            end = datetime.fromisoformat(qp["end"].replace("Z", "+00:00"))
+            n = await run_in_threadpool(self.emu.prerender, qp["entity"], start, end)
+        except (KeyError, ValueError) as exc:
+            return R.json_response({"error": str(exc)}, 400)
+        return R.json_response({"entity": qp["entity"], "rendered": n})
 
     async def admin_counters(self, request: Request) -> Response:
         return R.json_response(self.emu.counters())

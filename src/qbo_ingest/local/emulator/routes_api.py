@@ -11,10 +11,10 @@ from starlette.routing import Route
 from qbo_ingest.local.emulator import responses as R
 from qbo_ingest.local.emulator.capabilities import SCHEMA
 from qbo_ingest.local.emulator.gateway import Gateway
+from qbo_ingest.local.emulator.predicates import filter_objects
 from qbo_ingest.local.emulator.query import Query, QueryError, parse_instant
 from qbo_ingest.local.emulator.records import Rec
 from qbo_ingest.local.emulator.reports import ReportError
-from qbo_ingest.local.emulator.store import filter_objects
 from qbo_ingest.local.emulator.timefmt import pacific
 
 CDC_MAX = 1000
@@ -68,7 +68,10 @@ class ApiRoutes(Gateway):
             qr: dict[str, Any] = ({q.entity: rows, "startPosition": q.start, "maxResults": len(rows)}
                                   if rows else {})
             return {"QueryResponse": qr, "time": self.now_str()}
-        result = self.emu.store.select(q)
+        # A page needs only its first records - unless edits are scheduled after this page: they pick
+        # their records from the whole result (Emulator.after_page).
+        need = None if q.count or self.emu.mutations_pending(q.entity) else q.start - 1 + q.max_results
+        result = self.emu.store.select(q, need=need)
         if q.count:
             return {"QueryResponse": {"totalCount": len(result)}, "time": self.now_str()}
         page = result[q.start - 1: q.start - 1 + q.max_results]
