@@ -57,51 +57,10 @@ def _create_stage(conn: psycopg.Connection[Any]) -> None:
     conn.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier("pg_temp", _STAGE)))
 
 
-def upsert_page(
-    conn: psycopg.Connection[Any],
-    entity: EntityLike,
-    realm_id: str,
-    records: Sequence[Mapping[str, Any]],
-    *,
-    page_number: int,
-    window: Window | None = None,
-    body: bytes | None = None,
-    floor: datetime | None = None,
-    keys_only: bool = False,
-) -> UpsertResult:
-    """Load one page: COPY into a temp table, then INSERT ... ON CONFLICT DO UPDATE where not older.
-
-    `body`, the raw query response the records came from (`qbo.Page.body`), lets PostgreSQL take each
-    payload from the response text itself: stored exactly as received, and no JSON re-encoding in
-    Python (a quarter of the engine's CPU, bench/README.md). Without it, or if the body does not hold
-    exactly these records, the records are encoded and COPied. `keys_only` records (`Page.keys_only`:
-    only Id and LastUpdatedTime) take their payloads from `body` in either case.
-
-    `rows_upserted` counts rows inserted or updated by the statement: a newer or equal
-    LastUpdatedTime replaces the row (equal: only metadata and ingested_at_utc change); an older one
-    is skipped and not counted. `window=None` attributes each record to the UTC day of its
-    LastUpdatedTime; a given window is stamped on every row. Committed on return unless called
-    inside the caller's transaction.
-    """
-    e = entity_of(entity)
-    if not records:
-        return UpsertResult(0, 0, {})
-    rows: list[tuple[str, Mapping[str, Any], datetime, datetime, datetime]] = []
-    fetched_by_day: dict[date, int] = {}
-    unplaced: list[str] = []
-    for rec in records:
-        rid = record_id(rec, entity=e.name)
-        lu = placed_time(rec, floor, entity=e.name)
-        if floor is not None and readable_time(rec) is None:
-            unplaced.append(rid)
-        w = window or day_window(lu.astimezone(UTC).date())
-        ws, we = _naive_utc(w.start), _naive_utc(w.end)
-        fetched_by_day[ws.date()] = fetched_by_day.get(ws.date(), 0) + 1
-        rows.append((rid, rec, lu, ws, we))
-
-    stmt = sql.SQL(
-        """WITH up AS (
-    INSERT INTO {t} AS t (realm_id, id, payload, ingested_at_utc, extract_window_start_utc,
+def _upsert_sql(e: Entity, source: sql.Composable) -> sql.Composed:
+    """INSERT ... ON CONFLICT DO UPDATE from `source` (id, payload, lu, ws, we): newer or equal wins."""
+    return sql.SQL(
+        """INSERT INTO {t} AS t (realm_id, id, payload, ingested_at_utc, extract_window_start_utc,
                           extract_window_end_utc, page_number, last_updated_at)
     SELECT DISTINCT ON (s.id)
            %(realm)s, s.id, s.payload, (now() AT TIME ZONE 'UTC'), s.ws, s.we, %(page)s, s.lu
@@ -118,10 +77,93 @@ def upsert_page(
                                AND EXCLUDED.last_updated_at > t.deleted_at_utc
                               THEN NULL ELSE t.deleted_at_utc END
     WHERE t.last_updated_at <= EXCLUDED.last_updated_at
-    RETURNING t.extract_window_start_utc
-)
+    RETURNING t.extract_window_start_utc"""
+    ).format(t=table(e), stage=source)
+
+
+_FROM_BODY = """WITH k AS (
+    SELECT * FROM unnest(%(ids)s::text[], %(lus)s::timestamptz[], %(ws)s::timestamp[], %(we)s::timestamp[])
+                  AS k(id, lu, ws, we)
+), j AS MATERIALIZED (
+    SELECT k.id, el.value AS payload, k.lu, k.ws, k.we
+    FROM k JOIN jsonb_array_elements(CAST(%(body)s AS jsonb) -> 'QueryResponse' -> %(name)s) AS el(value)
+           ON el.value ->> 'Id' = k.id
+), up AS ({upsert})
+SELECT NULL::date, (SELECT count(*) FROM j)
+UNION ALL
 SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
-    ).format(t=table(e), stage=sql.Identifier("pg_temp", _STAGE))
+
+
+class _BodyMismatch(Exception):
+    """The body did not give exactly one element per record: undo the statement, load the records."""
+
+
+def _upsert_from_body(conn: psycopg.Connection[Any], e: Entity, body: bytes, rows: Sequence[_Row],
+                      realm_id: str, page_number: int) -> dict[date, int] | None:
+    """The page in one statement: PostgreSQL parses the response text once, joins its elements to the
+    Python-computed keys by Id and upserts them (no staging table). None, with nothing changed, when the
+    body does not hold exactly these records or PostgreSQL refuses its text (a \\u0000 jsonb cannot hold)."""
+    stmt = sql.SQL(_FROM_BODY).format(upsert=_upsert_sql(e, sql.Identifier("j")))
+    try:
+        params = {"ids": [r[0] for r in rows], "lus": [r[2] for r in rows], "ws": [r[3] for r in rows],
+                  "we": [r[4] for r in rows], "body": body.decode("utf-8"), "name": e.name,
+                  "realm": realm_id, "page": page_number}
+        with conn.transaction(), conn.cursor() as cur:  # a savepoint: a refusal leaves the page loadable
+            cur.execute(stmt, params)
+            out = dict(cur.fetchall())
+            if out.pop(None) != len(rows):
+                raise _BodyMismatch
+            return {d: int(n) for d, n in out.items()}
+    except (psycopg.DataError, UnicodeDecodeError, _BodyMismatch) as exc:
+        log.debug("page body not usable for %s (%s): encoding records instead", e.name, type(exc).__name__)
+    return None
+
+
+def upsert_page(
+    conn: psycopg.Connection[Any],
+    entity: EntityLike,
+    realm_id: str,
+    records: Sequence[Mapping[str, Any]],
+    *,
+    page_number: int,
+    window: Window | None = None,
+    body: bytes | None = None,
+    floor: datetime | None = None,
+    keys_only: bool = False,
+) -> UpsertResult:
+    """Load one page with INSERT ... ON CONFLICT DO UPDATE where not older.
+
+    `body`, the raw query response the records came from (`qbo.Page.body`), lets PostgreSQL take each
+    payload from the response text itself, in one statement: stored exactly as received, and no JSON
+    re-encoding in Python (a quarter of the engine's CPU, bench/README.md). Without it, or if the body
+    does not hold exactly these records, the records are encoded and COPied into a temp table first.
+    `keys_only` records (`Page.keys_only`: only Id and LastUpdatedTime) take their payloads from `body`
+    in either case.
+
+    `rows_upserted` counts rows inserted or updated by the statement: a newer or equal
+    LastUpdatedTime replaces the row (equal: only metadata and ingested_at_utc change); an older one
+    is skipped and not counted. `window=None` attributes each record to the UTC day of its
+    LastUpdatedTime; a given window is stamped on every row. Committed on return unless called
+    inside the caller's transaction.
+    """
+    e = entity_of(entity)
+    if not records:
+        return UpsertResult(0, 0, {})
+    rows: list[_Row] = []
+    fetched_by_day: dict[date, int] = {}
+    unplaced: list[str] = []
+    for rec in records:
+        rid = record_id(rec, entity=e.name)
+        lu = placed_time(rec, floor, entity=e.name)
+        if floor is not None and readable_time(rec) is None:
+            unplaced.append(rid)
+        w = window or day_window(lu.astimezone(UTC).date())
+        ws, we = _naive_utc(w.start), _naive_utc(w.end)
+        fetched_by_day[ws.date()] = fetched_by_day.get(ws.date(), 0) + 1
+        rows.append((rid, rec, lu, ws, we))
+
+    stmt = sql.SQL("WITH up AS ({upsert})\nSELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"
+                   ).format(upsert=_upsert_sql(e, sql.Identifier("pg_temp", _STAGE)))
 
     escaped_by_day: dict[date, int] = {}
     escaped_ids: list[str] = []
@@ -154,30 +196,29 @@ SELECT CAST(extract_window_start_utc AS date), count(*) FROM up GROUP BY 1"""
     return UpsertResult(len(records), sum(upserted_by_day.values()), by_day, escaped_by_day)
 
 
-def _load_page(conn: psycopg.Connection[Any], e: Entity, realm_id: str,
-               rows: Sequence[tuple[str, Mapping[str, Any], datetime, datetime, datetime]], stmt: sql.Composed,
+def _load_page(conn: psycopg.Connection[Any], e: Entity, realm_id: str, rows: Sequence[_Row], stmt: sql.Composed,
                page_number: int, body: bytes | None, escaped_by_day: dict[date, int], escaped_ids: list[str],
                upserted_by_day: dict[date, int], keys_only: bool) -> None:
     with conn.transaction():
-        _create_stage(conn)
-        with conn.cursor() as cur:
-            if body is None or not _stage_from_body(conn, e, body, rows):
-                if keys_only:
-                    rows = _whole_rows(e, body, rows)
-                with cur.copy(
-                    sql.SQL("COPY {} (id, payload, lu, ws, we) FROM STDIN").format(
-                        sql.Identifier("pg_temp", _STAGE)
-                    )
-                ) as cp:
+        got = None if body is None else _upsert_from_body(conn, e, body, rows, realm_id, page_number)
+        if got is not None:
+            upserted_by_day.update(got)
+        else:
+            if keys_only:
+                rows = _whole_rows(e, body, rows)
+            _create_stage(conn)
+            with conn.cursor() as cur:
+                with cur.copy(sql.SQL("COPY {} (id, payload, lu, ws, we) FROM STDIN").format(
+                        sql.Identifier("pg_temp", _STAGE))) as cp:
                     for rid, rec, lu, ws, we in rows:
                         text, n = storable_json(rec)
                         if n:
                             escaped_by_day[ws.date()] = escaped_by_day.get(ws.date(), 0) + n
                             escaped_ids.append(rid)
                         cp.write_row((rid, text, lu, ws, we))
-            cur.execute(stmt, {"realm": realm_id, "page": page_number})
-            upserted_by_day.update({d: int(n) for d, n in cur.fetchall()})
-            faultpoints.hit("upsert")  # test seam: a crash here must leave no partial page
+                cur.execute(stmt, {"realm": realm_id, "page": page_number})
+                upserted_by_day.update({d: int(n) for d, n in cur.fetchall()})
+        faultpoints.hit("upsert")  # test seam: a crash here must leave no partial page
 
 
 def _whole_rows(e: Entity, body: bytes | None, rows: Sequence[_Row]) -> list[_Row]:
@@ -189,32 +230,6 @@ def _whole_rows(e: Entity, body: bytes | None, rows: Sequence[_Row]) -> list[_Ro
     except (ValueError, LookupError, TypeError, AttributeError):
         raise WarehouseError(f"{e.name}: the page's body does not hold the records read from it",
                              next_step="report it as a bug; qbo-ingest retry-failed reloads the day") from None
-
-
-def _stage_from_body(conn: psycopg.Connection[Any], e: Entity, body: bytes,
-                     rows: Sequence[tuple[str, Mapping[str, Any], datetime, datetime, datetime]]) -> bool:
-    """Stage the page's records from the response text (one jsonb parse in PostgreSQL, elements joined
-    to the Python-computed keys by Id). False, with nothing staged, when that does not give exactly
-    one element per record (or PostgreSQL refuses the text, e.g. a \\u0000 escape jsonb cannot hold)."""
-    stmt = sql.SQL(
-        """INSERT INTO {stage} (id, payload, lu, ws, we)
-SELECT k.id, el.value, k.lu, k.ws, k.we
-FROM unnest(%(ids)s::text[], %(lus)s::timestamptz[], %(ws)s::timestamp[], %(we)s::timestamp[])
-     AS k(id, lu, ws, we)
-JOIN jsonb_array_elements(CAST(%(body)s AS jsonb) -> 'QueryResponse' -> %(name)s) AS el(value)
-  ON el.value ->> 'Id' = k.id"""
-    ).format(stage=sql.Identifier("pg_temp", _STAGE))
-    try:
-        params = {"ids": [r[0] for r in rows], "lus": [r[2] for r in rows], "ws": [r[3] for r in rows],
-                  "we": [r[4] for r in rows], "body": body.decode("utf-8"), "name": e.name}
-        with conn.transaction(), conn.cursor() as cur:  # a savepoint: a refusal leaves the page loadable
-            cur.execute(stmt, params)
-            if cur.rowcount == len(rows):
-                return True
-            cur.execute(sql.SQL("TRUNCATE {}").format(sql.Identifier("pg_temp", _STAGE)))
-    except (psycopg.DataError, UnicodeDecodeError) as exc:
-        log.debug("page body not usable for %s (%s): encoding records instead", e.name, type(exc).__name__)
-    return False
 
 
 def mark_deleted(
