@@ -217,7 +217,7 @@ class Store:
         return out
 
     def _select_prefix(self, q: Query, need: int) -> list[Rec]:
-        """At least the first `need` matches in (LastUpdatedTime, Id) order. A record created on a later day
+        """The first `need` matches in (LastUpdatedTime, Id) order. A record created on a later day
         than those scanned has LastUpdatedTime >= that day's start (edits only move it forward), so once
         `need` matches lie before the next day's start, no unscanned record can come before them."""
         lo, hi = bounds(q.conditions, "MetaData.LastUpdatedTime")
@@ -242,7 +242,7 @@ class Store:
             if sum(1 for r in out if r.lut < bound) >= need:
                 break
         out.sort(key=sort_key(q.order_field, {}))
-        return out
+        return out[:need]  # beyond `need`, a later day's record could still come first
 
     def changes(self, entity: str, since: float, until: float) -> list[Rec]:
         """CDC: live and deleted records whose last change is in [since, until]."""
