@@ -172,3 +172,28 @@ def test_bad_dates_raise_before_anything_is_written(qbo, pg_url, a, b, msg):
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT to_regclass('raw.qb_invoices')").fetchone() == (None,)
     assert emu.counters().get("query", 0) == 0
+
+
+def test_the_realm_is_checked_by_the_planning_counts_and_costs_no_request_of_its_own(qbo, pg_url):
+    from qbo_ingest.source import client as client_module
+
+    emu, eng, s = qbo(profile="sparse")
+    client_module._REALMS_OK.clear()
+    before = emu.counters()
+    assert jobs.backfill(eng, [get("Invoice"), get("Customer")], "2024-05-01", "2024-05-20").ok
+    after = emu.counters()
+    assert after.get("count", 0) - before.get("count", 0) == 2  # one planning COUNT per entity: the realm's check
+    assert after.get("companyinfo", 0) == before.get("companyinfo", 0)
+    # Lone days inside a larger plan get no planning COUNT (their source checks count after the load): then one
+    # CompanyInfo checks the realm first (once a process).
+    assert jobs.backfill(eng, [get("Invoice")], "2024-06-01", "2024-06-05").ok
+    client_module._REALMS_OK.clear()
+    with wh.connect(pg_url) as conn:
+        for d in (date(2024, 6, 2), date(2024, 6, 4)):
+            wh.ledger_finish(conn, s.realm_id, "Invoice", d, status="failed", rows_fetched=0,
+                             rows_upserted=0, pages=0, requests=0, retries=0, error="simulated")
+    before = emu.counters()
+    retried = jobs.retry_failed(eng, [get("Invoice")])
+    assert retried.ok and len(retried.outcomes) == 2
+    after = emu.counters()
+    assert after.get("companyinfo", 0) - before.get("companyinfo", 0) == 1

@@ -113,8 +113,8 @@ def test_plan_estimates_the_backfill_and_says_what_it_cost(emu_srv, pg_url, monk
     status = _cli(["status"], srv.client_env(pg_url, ) | {"QBO_MONTHLY_CALL_BUDGET": "500000"}, monkeypatch)
     assert status.exit_code == 0, status.stdout + status.stderr
     month = wh.month_of()
-    # the plan's 3 COUNTs, the backfill, and the backfill's realm check (one CompanyInfo per process)
-    assert f"QBO calls in {month:%Y-%m} (UTC): {spent + 3 + 1:,} metered" in _out(status)
+    # the plan's 3 COUNTs and the backfill (whose planning COUNTs check the realm: no CompanyInfo)
+    assert f"QBO calls in {month:%Y-%m} (UTC): {spent + 3:,} metered" in _out(status)
     assert "budget 500,000 (QBO_MONTHLY_CALL_BUDGET)" in _out(status)
 
 
@@ -126,11 +126,11 @@ def test_the_monthly_budget_stops_a_run_before_it_is_spent(emu_srv, pg_url, monk
         wh.record_calls(conn, realm, {"query": 995, "count": 2})  # 997 of 1000 used this month
     env = srv.client_env(pg_url) | {"QBO_MONTHLY_CALL_BUDGET": "1000"}
     res = _cli(["backfill", *_range("--no-progress", "--concurrency", "1")], env, monkeypatch)
-    # 997 of 1,000 used: the realm check (one CompanyInfo) and the three planning COUNTs do not fit, so the
-    # run stops in its preflight, before any stream: one `error:` line, exit 2, every day pending.
+    # 997 of 1,000 used: the three planning COUNTs and a data request per entity do not fit, so the run
+    # stops before sending any, before any stream: one `error:` line, exit 2, every day pending.
     assert res.exit_code == 2, res.stdout + res.stderr
     assert res.stderr.startswith("error: request budget spent: monthly call budget 1,000"), res.stderr
-    assert _metered(emu.counters()) <= 3
+    assert _metered(emu.counters()) == 0
     with wh.connect(pg_url) as conn:
         assert sum(wh.month_calls(conn).get(k, 0) for k in ("query", "count")) <= 1000
         assert [r for n in ENTITIES for r in wh.ledger_days(conn, realm, n)] == []  # every day pending

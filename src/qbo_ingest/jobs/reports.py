@@ -75,6 +75,7 @@ def load_reports(engine: Engine, start: date, end: date, *, names: Sequence[str]
     if not isinstance(client, ReportSource):
         raise ReportsError("this engine's source serves no reports", next_step="use the QBO client (apps.wiring)")
     engine.client.ensure_token()
+    engine.client.check_realm()
     rep = ReportsReport()
     with wh.connect(engine.dsn) as conn:
         wh.ensure_reports_schema(conn)

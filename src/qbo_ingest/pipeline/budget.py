@@ -85,6 +85,17 @@ class CallBudget:
             self._outstanding += n
             return True
 
+    def require(self, n: int, what: str) -> None:
+        """Raise `BudgetStop` (nothing sent) unless `n` more requests fit: a run that could load nothing
+        does not spend its planning COUNTs first."""
+        with self._lock:
+            left = self._remaining()
+            if left is not None and left - self._outstanding < n:
+                self.stopped = self.stopped or self._why_short()
+                self._halted = True
+                raise BudgetStop(f"request budget spent: {self._why_short()}: {max(0, left - self._outstanding)} "
+                                 f"request(s) left, {what} needs at least {n}")
+
     def _why_short(self) -> str:
         mr = None if self.max_requests is None else self.max_requests - self.sent
         mb = None if self.monthly_budget is None else self.monthly_budget - self.used_before - self.sent

@@ -23,7 +23,7 @@ from typing import Any
 from qbo_ingest import faultpoints
 from qbo_ingest import warehouse as wh
 from qbo_ingest.catalogue import Entity, get
-from qbo_ingest.errors import BudgetStop, CallLimitReached
+from qbo_ingest.errors import BudgetStop, CallLimitReached, ConfigError
 from qbo_ingest.pipeline.budget import CallBudget
 from qbo_ingest.pipeline.checks import source_checks
 from qbo_ingest.pipeline.daybook import DayBook, DayStats
@@ -119,6 +119,9 @@ class Engine:
         # The planning COUNTs run concurrently (one round trip, not one per run); each one is kept and
         # is the run's source check afterwards (see checks.source_checks), so a run costs one COUNT, not two.
         counted = [(e, Span(tuple(run))) for e, run, c in runs_of if c]
+        self.budget.require(len(counted) + len(runs_of), f"the plan ({len(counted)} COUNT(s), a request per run)")
+        if not counted:  # no COUNT goes first to find a wrong QBO_REALM_ID before any ledger row
+            self.client.check_realm()
         planned = self._planning_counts(counted)
         report.requests += len(counted)
         for e, run, c in runs_of:
@@ -217,7 +220,7 @@ class Engine:
         (the stream itself will then fail or succeed, and name its days)."""
         try:
             return self._count(entity, span.window)
-        except (BudgetStop, CallLimitReached):
+        except (BudgetStop, CallLimitReached, ConfigError):  # ConfigError: a wrong QBO_REALM_ID (403)
             raise
         except Exception as exc:
             log.warning("%s %s: planning count failed (%s); fetching as one stream", entity.name, span.label,

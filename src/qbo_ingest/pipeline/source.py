@@ -17,6 +17,9 @@ class Source(Protocol):
     def ensure_token(self) -> None:
         """Fail now, once, when the credentials do not work."""
 
+    def check_realm(self) -> None:
+        """Fail now, once, when QBO_REALM_ID is not a company the credentials can read."""
+
     def pages(self, entity: Entity, start: datetime, end: datetime, *, page_size: int = 1000,
               keys_only: bool = False) -> Iterator[Page]:
         """Every record with start <= LastUpdatedTime < end, page by page, each version once; `keys_only`:

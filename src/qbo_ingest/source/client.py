@@ -37,7 +37,7 @@ from qbo_ingest.source.auth.oauth import OAuthSession
 from qbo_ingest.source.auth.token_store import AccessToken, TokenStore
 from qbo_ingest.source.paging import Cost, KeysetPager
 from qbo_ingest.source.queries import MAX_PAGE
-from qbo_ingest.source.responses import classify
+from qbo_ingest.source.responses import classify, is_realm_refusal
 from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter, shared_limiter
 
 __all__ = ["MAX_PAGE", "ClientStats", "Page", "QboClient"]
@@ -45,7 +45,7 @@ __all__ = ["MAX_PAGE", "ClientStats", "Page", "QboClient"]
 log = logging.getLogger(__name__)
 
 MINOR_VERSION = "75"
-_REALMS_OK: set[tuple[str, str, str]] = set()  # (realm, client id, API base) checked by ensure_token
+_REALMS_OK: set[tuple[str, str, str]] = set()  # (realm, client id, API base) checked by check_realm
 CDC_MAX_DAYS = 30
 
 
@@ -250,25 +250,27 @@ class QboClient:
         return out
 
     def ensure_token(self) -> None:
-        """Have a usable access token now (refreshing it if needed) and check that QBO_REALM_ID is a company
-        these credentials can read, so wrong credentials, a dead refresh token or a wrong realm fail once,
-        before any load, instead of once per window. The realm is checked once per process."""
+        """Have a usable access token now (refreshing it if needed), so wrong credentials or a dead refresh
+        token fail once, before any load, instead of once per window."""
         self._token()
+
+    def check_realm(self) -> None:
+        """Check that QBO_REALM_ID is a company these credentials can read: one CompanyInfo request, once per
+        process. A run whose first requests are planning COUNTs does not need it (the engine skips it):
+        QBO answers any request for a wrong realm with 403 ApplicationAuthorizationFailed, which the client
+        raises as the same `ConfigError` (`_realm_refused`) - the CompanyInfo call was the one request of a
+        34-request backfill over its bound."""
         key = (self.realm_id, self.oauth.client_id, self.base_url)
-        if key in _REALMS_OK:
-            return
-        try:
+        if key not in _REALMS_OK:
             self.company_info()
-        except QboError as exc:
-            if exc.status == 403:
-                raise ConfigError(
-                    f"QBO_REALM_ID={self.realm_id} is not a company these credentials can read (HTTP {exc.status}"
-                    f"{', intuit_tid=' + exc.intuit_tid if exc.intuit_tid else ''})",
-                    next_step="set QBO_REALM_ID to the company id `qbo-ingest auth` printed (QuickBooks: Settings > "
-                    "Account and settings > Billing & subscription), or authorize that company with `qbo-ingest "
-                    "auth`") from None
-            raise
-        _REALMS_OK.add(key)
+            _REALMS_OK.add(key)
+
+    def _realm_refused(self, exc: QboError) -> ConfigError:
+        return ConfigError(
+            f"QBO_REALM_ID={self.realm_id} is not a company these credentials can read (HTTP {exc.status}"
+            f"{', intuit_tid=' + exc.intuit_tid if exc.intuit_tid else ''})",
+            next_step="set QBO_REALM_ID to the company id `qbo-ingest auth` printed (QuickBooks: Settings > "
+            "Account and settings > Billing & subscription), or authorize that company with `qbo-ingest auth`")
 
     def company_info(self) -> dict[str, Any]:
         """The CompanyInfo object: a cheap call to check credentials and realm."""
@@ -370,7 +372,12 @@ class QboClient:
                 ) from None
             tid = resp.headers.get("intuit_tid")
             call.intuit_tid = tid
-            outcome = classify(resp, what, breaker=self.breaker, count=self._count, keys_of=call.keys_of)
+            try:
+                outcome = classify(resp, what, breaker=self.breaker, count=self._count, keys_of=call.keys_of)
+            except FatalApiError as exc:
+                if exc.status == 403 and is_realm_refusal(resp):
+                    raise self._realm_refused(exc) from None
+                raise
             if outcome == "auth":
                 self.breaker.record_neutral()
                 if auth_try == 0:

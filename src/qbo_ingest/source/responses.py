@@ -37,6 +37,20 @@ def parse_fault(data: Any) -> tuple[str, str, str] | None:
     return str(fault.get("type") or fault.get("Type") or ""), code, "; ".join(parts) or "no message"
 
 
+def is_realm_refusal(resp: httpx.Response) -> bool:
+    """QBO's 403 for a company the token cannot read: `message=ApplicationAuthorizationFailed;
+    errorCode=003100; statusCode=403` (as developers report it; Intuit's "Handling common errors" page does
+    not list 3100). Other 403s (a permission on one entity) are not this."""
+    try:
+        fault = parse_fault(resp.json())
+    except ValueError:
+        return False
+    if fault is None:
+        return False
+    _type, code, text = fault
+    return code.lstrip("0") == "3100" or "applicationauthorizationfailed" in text.lower().replace(" ", "")
+
+
 def is_throttle(ftype: str, code: str, text: str) -> bool:
     return "throttle" in text.lower() or code.lstrip("0") == "3001" or "throttl" in ftype.lower()
 
