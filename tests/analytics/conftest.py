@@ -34,6 +34,11 @@ POSTING = ("Invoice", "SalesReceipt", "CreditMemo", "RefundReceipt", "Payment", 
 ENTITIES = ("Account", "Item", "Customer", "Vendor", *POSTING, "CreditCardPayment")
 
 
+def without_dbt(path: str) -> str:
+    """PATH minus every directory holding a dbt, as in the Mage image (its dbt is found by QBO_DBT_BIN)."""
+    return os.pathsep.join(d for d in path.split(os.pathsep) if d and not os.path.exists(os.path.join(d, "dbt")))
+
+
 def as_role(url: str, user: str) -> str:
     params = conninfo_to_dict(url)
     params["user"] = user
@@ -52,10 +57,11 @@ class Company:
     analyst: str
     srv: Any = None
 
-    def cli(self, *args: str, dsn: str | None = None) -> subprocess.CompletedProcess[str]:
+    def cli(self, *args: str, dsn: str | None = None, env: dict[str, str] | None = None
+            ) -> subprocess.CompletedProcess[str]:
         """`qbo-ingest ARGS` in a subprocess, configured like a scheduled job (the loader by default)."""
         env = {**self.srv.client_env(dsn or self.loader_dsn), "PATH": os.environ.get("PATH", ""),
-               "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "COLUMNS": "200"}
+               "PYTHONPATH": os.environ.get("PYTHONPATH", ""), "COLUMNS": "200", **(env or {})}
         return subprocess.run([sys.executable, "-m", "qbo_ingest.apps.cli.main", *args], env=env,
                               capture_output=True, text=True, timeout=600, check=False)
 

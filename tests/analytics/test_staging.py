@@ -16,7 +16,6 @@ import yaml
 
 from qbo_ingest.apps.analytics import models
 from qbo_ingest.catalogue import CATALOGUE
-
 from qbo_ingest.jobs.tieout import tieout
 
 from .conftest import DATA_END, DATA_START, Company
@@ -102,7 +101,8 @@ def test_staging_holds_every_live_record_typed_as_served(company: Callable[..., 
         assert _one(conn, "SELECT txn_date, name_of, employee_id, hourly_rate, hours, minutes, duration_hours, "
                     "billable_status FROM analytics.stg_time_activities WHERE txn_id = %s", ta["Id"]) == (
             date.fromisoformat(ta["TxnDate"]), "Employee", _ref(ta, "EmployeeRef"), _money(ta["HourlyRate"]),
-            ta["Hours"], ta["Minutes"], (Decimal(ta["Hours"]) + Decimal(ta["Minutes"]) / 60).quantize(Decimal("0.0001")),
+            ta["Hours"], ta["Minutes"],
+            (Decimal(ta["Hours"]) + Decimal(ta["Minutes"]) / 60).quantize(Decimal("0.0001")),
             ta["BillableStatus"])
         cc = first("stg_credit_card_payments", "txn_id")
         assert _one(conn, "SELECT amount, credit_card_account_id, bank_account_id, bank_account_name "
