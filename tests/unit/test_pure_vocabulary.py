@@ -31,7 +31,11 @@ def test_kinds_active_filter_and_cdc() -> None:
     assert (get("TaxAgency").needs_active_filter, get("TaxAgency").cdc) == (False, False)
     assert (get("TaxCode").needs_active_filter, get("TaxCode").cdc) == (True, False)
     assert (get("TimeActivity").kind, get("TimeActivity").cdc) == ("transaction", False)
-    assert {e.name for e in CATALOGUE if not e.cdc} == {"TaxAgency", "TaxCode", "TaxRate", "TimeActivity"}
+    assert {e.name for e in CATALOGUE if not e.cdc} == {"TaxAgency", "TaxCode", "TaxRate", "TimeActivity",
+                                                        "CreditCardPayment"}
+    assert [(e.name, e.response_key) for e in CATALOGUE if e.response_key] == [
+        ("CreditCardPayment", "CreditCardPaymentTxn")]
+    assert (get("CreditCardPayment").kind, get("credit_card_payments").table) == ("transaction", "qb_credit_card_payments")
     assert len(CATALOGUE) == 30 and BY_NAME["Vendor"] is get("Vendor")
 
 
