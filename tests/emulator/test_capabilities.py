@@ -16,6 +16,7 @@ def test_catalogue_entry_matches_the_emulator(entity: Entity) -> None:
     assert cap.generated, entity.name
     assert (cap.kind, cap.cdc, cap.active_only_by_default) == (entity.kind, entity.cdc, entity.needs_active_filter)
     assert SCHEMA.property(entity.name, entity.replication_key) == entity.replication_key
+    assert cap.key == (entity.response_key or entity.name)  # the JSON key its records come under
     if entity.needs_active_filter:
         assert "Active" in cap.properties
 

@@ -35,7 +35,8 @@ def test_kinds_active_filter_and_cdc() -> None:
                                                         "CreditCardPayment"}
     assert [(e.name, e.response_key) for e in CATALOGUE if e.response_key] == [
         ("CreditCardPayment", "CreditCardPaymentTxn")]
-    assert (get("CreditCardPayment").kind, get("credit_card_payments").table) == ("transaction", "qb_credit_card_payments")
+    card = get("credit_card_payments")
+    assert (card.name, card.kind, card.table) == ("CreditCardPayment", "transaction", "qb_credit_card_payments")
     assert len(CATALOGUE) == 30 and BY_NAME["Vendor"] is get("Vendor")
 
 
