@@ -4,6 +4,7 @@ of the entities the statements need, QBO's reports, `dbt build`, the tie-out, an
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def run(*, data_dir: str | None = None, seed: int = 1, per_day: int = 5) -> bool
     emu = Emulator(EmulatorConfig(seed=seed, profile="sparse", data_start=DATA_START, data_end=DATA_END,
                                   profile_overrides=overrides))  # type: ignore[arg-type]
     with serve_in_thread(emu) as srv:
-        settings = Settings.load(env=srv.client_env(url), use_mage_secrets=False)
+        where_dbt = {k: v for k, v in os.environ.items() if k in ("QBO_DBT_BIN", "QBO_DBT_PROJECT_DIR")}
+        settings = Settings.load(env={**srv.client_env(url), **where_dbt}, use_mage_secrets=False)
         console.print(f"Backfilling {len(ENTITIES)} entities {LOAD_FROM}..{LOAD_TO} ...")
         loaded = commands.backfill(resolve(ENTITIES), LOAD_FROM, LOAD_TO, settings=settings, show_progress=False)
         ok = loaded.ok and analytics.reports(str(DATA_START), str(DATA_END), settings=settings)
