@@ -104,6 +104,12 @@ def test_staging_holds_every_live_record_typed_as_served(company: Callable[..., 
             ta["Hours"], ta["Minutes"],
             (Decimal(ta["Hours"]) + Decimal(ta["Minutes"]) / 60).quantize(Decimal("0.0001")),
             ta["BillableStatus"])
+        # QBO gives Hours/Minutes or StartTime/EndTime (minus the break): 08:00-16:45 with 45 min off is 8 h
+        conn.execute("UPDATE raw.qb_time_activities SET payload = payload - 'Hours' - 'Minutes' || jsonb_build_object("
+                     "'StartTime', '2025-01-02T08:00:00-08:00', 'EndTime', '2025-01-02T16:45:00-08:00', "
+                     "'BreakMinutes', 45) WHERE id = %s", (ta["Id"],))
+        assert _one(conn, "SELECT hours, duration_hours FROM analytics.stg_time_activities WHERE txn_id = %s",
+                    ta["Id"]) == (None, Decimal("8.0000"))
         cc = first("stg_credit_card_payments", "txn_id")
         assert _one(conn, "SELECT amount, credit_card_account_id, bank_account_id, bank_account_name "
                     "FROM analytics.stg_credit_card_payments WHERE txn_id = %s", cc["Id"]) == (
