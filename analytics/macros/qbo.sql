@@ -4,6 +4,15 @@
   nullif({{ expr }} -> '{{ key }}' ->> 'value', '')
 {%- endmacro %}
 
+{% macro ref_name(expr, key) -%}
+  nullif({{ expr }} -> '{{ key }}' ->> 'name', '')
+{%- endmacro %}
+
+{# A JSON boolean, with the value QBO means when the key is absent. #}
+{% macro flag(expr, default) -%}
+  coalesce(({{ expr }})::boolean, {{ default }})
+{%- endmacro %}
+
 {% macro money(expr) -%}
   ({{ expr }})::numeric(18, 2)
 {%- endmacro %}

@@ -46,7 +46,7 @@ NAMES = (
     "POSTGRES_HOST", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_PORT", "POSTGRES_DB",
     "QBO_DATABASE_URL", "QBO_API_BASE_URL", "QBO_TOKEN_URL", "QBO_AUTHORIZE_URL", "QBO_REVOKE_URL",
     "QBO_RETRY_BASE_SECONDS", "QBO_LOADER_PASSWORD", "QBO_ANALYST_PASSWORD", "QBO_TOKEN_KEY",
-    "QBO_MONTHLY_CALL_BUDGET",
+    "QBO_MONTHLY_CALL_BUDGET", "QBO_DBT_BIN", "QBO_DBT_PROJECT_DIR",
 )
 DEFAULT_RETRY_BASE_S = 2.0
 _ASCII_DIGITS = re.compile(r"[0-9]{1,5}")
@@ -90,6 +90,11 @@ class Settings(BaseModel):
     # Metered QBO calls allowed per calendar month (UTC) before a run stops cleanly; None: no budget.
     # Intuit's Builder tier includes 500,000 CorePlus calls a month (past it, reads are blocked).
     monthly_call_budget: int | None = None
+    # `qbo-ingest models build`: the dbt executable (dbt lives in a venv of its own: the Mage image sets
+    # /opt/dbt/bin/dbt) and the dbt project directory; None: next to this interpreter / on PATH, and the
+    # checkout's analytics/ (apps/analytics/models.py).
+    dbt_bin: str | None = None
+    dbt_project_dir: str | None = None
 
     @classmethod
     def load(
@@ -154,6 +159,8 @@ class Settings(BaseModel):
             analyst_password=secret("QBO_ANALYST_PASSWORD"),
             token_key=secret("QBO_TOKEN_KEY"),
             monthly_call_budget=monthly_budget,
+            dbt_bin=raw["QBO_DBT_BIN"],
+            dbt_project_dir=raw["QBO_DBT_PROJECT_DIR"],
         )
 
     def token_key_material(self) -> str | None:

@@ -1,15 +1,18 @@
 """The qb_analytics pipeline's block functions (without Mage): reports -> dbt build -> tie-out, as the loader
-with the environment a Mage container has; a failed tie-out fails its block with the reason."""
+with the environment a Mage container has (dbt found by QBO_DBT_BIN, not on PATH); a failed tie-out fails
+its block with the reason."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 import pytest
 
+from qbo_ingest.apps.analytics import models
 from qbo_ingest.apps.mage import analytics_blocks
 
-from .conftest import Company
+from .conftest import Company, without_dbt
 
 
 def test_the_three_blocks_run_in_order_and_the_tieout_block_fails_on_a_difference(
@@ -17,6 +20,9 @@ def test_the_three_blocks_run_in_order_and_the_tieout_block_fails_on_a_differenc
     co = company(13, build=False)
     for k, v in co.srv.client_env(co.loader_dsn).items():
         monkeypatch.setenv(k, v)
+    # as in the Mage image: dbt is not on PATH, QBO_DBT_BIN names it (there /opt/dbt/bin/dbt)
+    monkeypatch.setenv("QBO_DBT_BIN", models.dbt_executable())
+    monkeypatch.setenv("PATH", without_dbt(os.environ.get("PATH", "")))
     months = {"fecha_inicio": "2025-01-01", "fecha_fin": "2025-03-31"}
     assert analytics_blocks.load_reports(**months)["loaded"] == 36
     assert analytics_blocks.models_build(**months)["seconds"] > 0

@@ -207,7 +207,8 @@ def test_image_build_never_copies_secrets_or_state() -> None:
     docker = DOCKERFILE.read_text()
     copies = re.findall(r"^COPY\s+(.+)$", docker, re.MULTILINE)
     sources = [s for line in copies for s in line.split()[:-1]]
-    assert sources == ["pyproject.toml", "README.md", "src", "deploy/demo_seed.py"]
+    assert sources == ["pyproject.toml", "README.md", "src", "deploy/demo_seed.py", "deploy/extra_requirements.py",
+                       "analytics"]
     ignore = (ROOT / "deploy" / "mage.Dockerfile.dockerignore").read_text().splitlines()
     rules = [ln for ln in ignore if ln and not ln.startswith("#")]
     assert rules[0] == "**"  # everything excluded, then only what the image needs re-included

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from qbo_ingest.local.emulator import Emulator, EmulatorConfig, RunningServer, serve_in_thread
+from qbo_ingest.local.emulator.capabilities import SCHEMA
 
 UTC = timezone.utc
 NOW = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
@@ -77,7 +78,7 @@ class Api:
         start = 1
         while True:
             page = self.ok(f"SELECT * FROM {entity} {where} ORDERBY {order} STARTPOSITION {start} MAXRESULTS {size}")
-            got = page["QueryResponse"].get(entity, [])
+            got = page["QueryResponse"].get(SCHEMA.caps[entity].key, [])  # CreditCardPayment: ...Txn
             rows.extend(got)
             if len(got) < size:
                 return rows

@@ -158,7 +158,7 @@ def test_every_entity_is_served(make_api: Factory, entity: str) -> None:
     api = make_api(profile="demo", seed=2, data_end=date(2023, 1, 31))
     active = " AND Active IN (true, false)" if "Active" in SCHEMA.caps[entity].properties else ""
     body = api.ok(f"SELECT * FROM {entity} WHERE MetaData.LastUpdatedTime < '2023-02-15T00:00:00Z'{active}")
-    rows = body["QueryResponse"][entity]
+    rows = body["QueryResponse"][SCHEMA.caps[entity].key]  # CreditCardPayment: CreditCardPaymentTxn
     assert rows and all(set(r) >= {"Id", "SyncToken", "MetaData"} for r in rows)
 
 

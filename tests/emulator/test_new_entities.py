@@ -8,6 +8,8 @@ from datetime import date
 
 import pytest
 
+from qbo_ingest.local.emulator.capabilities import SCHEMA
+
 from .conftest import Factory
 
 DATA = {"profile": "sparse", "seed": 4, "data_start": date(2024, 1, 1), "data_end": date(2024, 1, 20)}
@@ -18,7 +20,7 @@ DATA = {"profile": "sparse", "seed": 4, "data_start": date(2024, 1, 1), "data_en
 def test_new_entities_are_queryable(make_api: Factory, entity: str) -> None:
     api = make_api(**DATA)
     count = api.ok(f"SELECT COUNT(*) FROM {entity}")["QueryResponse"]["totalCount"]
-    rows = api.ok(f"SELECT * FROM {entity} MAXRESULTS 1000")["QueryResponse"][entity]
+    rows = api.ok(f"SELECT * FROM {entity} MAXRESULTS 1000")["QueryResponse"][SCHEMA.caps[entity].key]
     assert count == len(rows) > 0
 
 
@@ -42,6 +44,9 @@ def test_fixed_sets_filter_and_read(make_api: Factory) -> None:
     assert all(len(r) == 1 and "RecurringInfo" in next(iter(r.values())) for r in recurring)
     prefs = api.get("preferences").json()["Preferences"]
     assert prefs["CurrencyPrefs"]["HomeCurrency"]["value"] == "USD"
-    cards = api.ok("SELECT * FROM CreditCardPayment")["QueryResponse"]["CreditCardPayment"]
+    # queried by its name, wrapped as CreditCardPaymentTxn (Intuit's read sample response)
+    answer = api.ok("SELECT * FROM CreditCardPayment")["QueryResponse"]
+    assert "CreditCardPayment" not in answer
+    cards = answer["CreditCardPaymentTxn"]
     assert all(set(c) >= {"TxnDate", "Amount", "CreditCardAccountRef", "BankAccountRef"} for c in cards)
-    assert api.get(f"creditcardpayment/{cards[0]['Id']}").json()["CreditCardPayment"] == cards[0]
+    assert api.get(f"creditcardpayment/{cards[0]['Id']}").json()["CreditCardPaymentTxn"] == cards[0]

@@ -1,5 +1,5 @@
 """The committed Mage project is exactly what scripts/gen_mage.py makes from the catalogue, and it is
-a project Mage accepts: 29 backfill pipelines + qb_incremental_sync, bounded concurrency, @once
+a project Mage accepts: 30 backfill pipelines + qb_incremental_sync, bounded concurrency, @once
 triggers in UTC, thin block files."""
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def test_check_compares_meaning_so_mage_rewrites_pass_and_real_changes_fail(tmp_
 def test_one_pipeline_per_catalogue_entity() -> None:
     on_disk = {p.name for p in (PROJECT / "pipelines").iterdir() if p.is_dir() and p.name != "__pycache__"}
     assert on_disk == {e.pipeline for e in CATALOGUE} | {"qb_incremental_sync", "qb_analytics"}
-    assert len(on_disk) == 31
+    assert len(on_disk) == 32
     assert "qb_invoices_backfill" in on_disk and "qb_journal_entries_backfill" in on_disk
 
 

@@ -95,9 +95,9 @@ def test_once_trigger_fires_runs_each_day_and_ends_inactive(project_copy, qbo_en
     assert {b for b in blocks if b.startswith("load_day:")} == {
         f"load_day:invoice_backfill_2025-10-0{d}" for d in (6, 7, 8, 9)}
     assert set(blocks.values()) == {"completed"}
-    # Mage synced all 31 triggers from their triggers.yaml (29 backfills + the incremental sync + qb_analytics);
+    # Mage synced all 32 triggers from their triggers.yaml (30 backfills + the incremental sync + qb_analytics);
     # only the one that fired was active, and the pipeline set it inactive again after the run.
-    assert len(schedules) == 31 and "qb_incremental_sync_hourly" in schedules and "qb_analytics_daily" in schedules
+    assert len(schedules) == 32 and "qb_incremental_sync_hourly" in schedules and "qb_analytics_daily" in schedules
     assert set(schedules.values()) == {"inactive"}
     assert yaml.safe_load(path.read_text())["triggers"][0]["status"] == "inactive"
     start = datetime(2025, 10, 6, tzinfo=timezone.utc)

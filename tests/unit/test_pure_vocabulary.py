@@ -31,8 +31,13 @@ def test_kinds_active_filter_and_cdc() -> None:
     assert (get("TaxAgency").needs_active_filter, get("TaxAgency").cdc) == (False, False)
     assert (get("TaxCode").needs_active_filter, get("TaxCode").cdc) == (True, False)
     assert (get("TimeActivity").kind, get("TimeActivity").cdc) == ("transaction", False)
-    assert {e.name for e in CATALOGUE if not e.cdc} == {"TaxAgency", "TaxCode", "TaxRate", "TimeActivity"}
-    assert len(CATALOGUE) == 29 and BY_NAME["Vendor"] is get("Vendor")
+    assert {e.name for e in CATALOGUE if not e.cdc} == {"TaxAgency", "TaxCode", "TaxRate", "TimeActivity",
+                                                        "CreditCardPayment"}
+    assert [(e.name, e.response_key) for e in CATALOGUE if e.response_key] == [
+        ("CreditCardPayment", "CreditCardPaymentTxn")]
+    card = get("credit_card_payments")
+    assert (card.name, card.kind, card.table) == ("CreditCardPayment", "transaction", "qb_credit_card_payments")
+    assert len(CATALOGUE) == 30 and BY_NAME["Vendor"] is get("Vendor")
 
 
 @pytest.mark.parametrize("name", ["Invoice", "qb_invoices", "invoices", "invoice", "qb_invoices_backfill",

@@ -137,6 +137,14 @@ transfer_postings as (
     select realm_id, txn_type, txn_id, from_account_id, -{{ home_cents('amount_text', 'exchange_rate') }}
     from {{ ref('stg_transfers') }}
 ),
+card_payments as (  -- CreditCardPayment: Dr the card (liability down), Cr the bank
+    select realm_id, txn_type, txn_id, credit_card_account_id as account_id,
+           {{ home_cents('amount_text', 'exchange_rate') }} as cents
+    from {{ ref('stg_credit_card_payments') }}
+    union all
+    select realm_id, txn_type, txn_id, bank_account_id, -{{ home_cents('amount_text', 'exchange_rate') }}
+    from {{ ref('stg_credit_card_payments') }}
+),
 both_bases as (
     select * from sales_postings where txn_type in ('SalesReceipt', 'RefundReceipt')
     union all select * from expense_postings where txn_type = 'Purchase'
@@ -144,6 +152,7 @@ both_bases as (
     union all select * from deposit_postings
     union all select * from journal_postings
     union all select * from transfer_postings
+    union all select * from card_payments
 )
 select 'Accrual'::varchar as basis, realm_id, txn_type, txn_id, account_id, cents from both_bases
 union all select 'Accrual', realm_id, txn_type, txn_id, account_id, cents from sales_postings

@@ -21,7 +21,7 @@ merged as (
 headers as (
     {% for m in ['stg_invoices', 'stg_sales_receipts', 'stg_credit_memos', 'stg_refund_receipts', 'stg_payments',
                  'stg_bills', 'stg_bill_payments', 'stg_vendor_credits', 'stg_purchases', 'stg_deposits',
-                 'stg_journal_entries', 'stg_transfers'] %}
+                 'stg_journal_entries', 'stg_transfers', 'stg_credit_card_payments'] %}
     select realm_id, txn_type, txn_id, txn_date, doc_number, currency, exchange_rate from {{ ref(m) }}
     {% if not loop.last %}union all{% endif %}
     {% endfor %}

@@ -192,9 +192,12 @@ class QboClient:
 
         def fetch(lo: datetime, hi: datetime, position: int | None) -> tuple[list[dict[str, Any]], Cost]:
             stmt = queries.select(ent, lo, hi, page_size, position)
+            # an entity wrapped under another key (CreditCardPayment -> CreditCardPaymentTxn) is parsed whole:
+            # either key is then read, and the keys-only reading (source/bodies.py) never sees an empty page
             data, call = self._request("query", "query", {"query": stmt}, context=context,
-                                       keys_of=ent.name if keys_only else None)
-            rows = (data.get("QueryResponse") or {}).get(ent.name) or []
+                                       keys_of=ent.name if keys_only and not ent.response_key else None)
+            qr = data.get("QueryResponse") or {}
+            rows = qr.get(ent.name) or (qr.get(ent.response_key) if ent.response_key else None) or []
             if not isinstance(rows, list):
                 raise FatalApiError(f"unexpected QueryResponse shape for {ent.name}", context=context)
             return rows, Cost(call.requests, call.retries, call.intuit_tid, call.body, call.keys_only)

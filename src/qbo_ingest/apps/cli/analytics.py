@@ -29,7 +29,7 @@ def reports(start: str, end: str, *, names: Sequence[str] | None = None, resume:
 
 def models_build(*, select: str | None = None, grant: Sequence[str] = (), settings: Settings | None = None) -> bool:
     s = settings or Settings.load(require=("postgres",))
-    res = models.build(s.dsn(), select=select, readers=grant)
+    res = models.build(s.dsn(), select=select, readers=grant, dbt=s.dbt_bin, project=s.dbt_project_dir)
     tail = [ln for ln in res.output.splitlines() if ln.strip()][-12:]
     for ln in tail:
         console.print(ln, markup=False, highlight=False)

@@ -45,7 +45,8 @@ def models_build(*args: Any, **kwargs: Any) -> dict[str, Any]:
     from qbo_ingest.apps.analytics import models
 
     route_logs(kwargs)
-    res = models.build(load_settings().dsn())
+    s = load_settings()
+    res = models.build(s.dsn(), dbt=s.dbt_bin, project=s.dbt_project_dir)
     for line in res.output.splitlines()[-15:]:
         log.info("%s", line)
     if not res.ok:

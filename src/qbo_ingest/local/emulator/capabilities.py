@@ -36,6 +36,12 @@ class Capability:
     active_only_by_default: bool  # a plain SELECT returns Active = true rows only
     properties: frozenset[str]  # every name a query may use (top level and nested paths)
     generated: bool = True  # records are generated per day (False: a fixed set, e.g. Preferences)
+    wrapper: str | None = None  # the JSON key records come under when it is not the name
+
+    @property
+    def key(self) -> str:
+        """The key of its records in a QueryResponse or a read response."""
+        return self.wrapper or self.name
 
     @property
     def path(self) -> str:
@@ -44,11 +50,11 @@ class Capability:
 
 
 def _cap(name: str, kind: Kind, props: str, *, cdc: bool = True, active: bool | None = None,
-         generated: bool = True) -> Capability:
+         generated: bool = True, wrapper: str | None = None) -> Capability:
     extra = props.split()
     if active is None:
         active = kind == "list" and "Active" in extra
-    return Capability(name, kind, cdc, active, frozenset([*HEADER, *extra]), generated)
+    return Capability(name, kind, cdc, active, frozenset([*HEADER, *extra]), generated, wrapper)
 
 
 _TABLE: tuple[Capability, ...] = (
@@ -64,8 +70,10 @@ _TABLE: tuple[Capability, ...] = (
     _cap("CompanyInfo", "other", "CompanyName LegalName CompanyAddr LegalAddr CustomerCommunicationAddr "
          "PrimaryPhone CompanyStartDate FiscalYearStartMonth Country Email WebAddr SupportedLanguages "
          "DefaultTimeZone NameValue", cdc=False, generated=False),
+    # Queried as CreditCardPayment, its records come wrapped as `CreditCardPaymentTxn` (Intuit's read sample
+    # response; the query response's key is assumed the same, unconfirmed).
     _cap("CreditCardPayment", "transaction", "TxnDate Amount CreditCardAccountRef BankAccountRef PrivateNote "
-         "CurrencyRef", cdc=False),
+         "CurrencyRef", cdc=False, wrapper="CreditCardPaymentTxn"),
     _cap("CreditMemo", "transaction", _SALES + " RemainingCredit Balance"),
     _cap("Customer", "list", _PERSON + " FullyQualifiedName Job ParentRef BillWithParent Taxable Balance "
          "BalanceWithJobs CurrencyRef PreferredDeliveryMethod BillAddr ShipAddr CustomerTypeRef SalesTermRef "

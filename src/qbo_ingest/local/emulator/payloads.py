@@ -167,6 +167,10 @@ class Builder:
         return self._custom[int(rng.random() * len(self._custom))]
 
     def _custom_pools(self) -> None:
+        # Built aside and published whole: request threads may call this at once, and a half-built list
+        # would give a record other custom fields than it gets later.
+        custom: list[CustomFields] = []
+        enhanced: list[Raw] = []
         crng = random.Random(stable_seed(self.seed, "custom-fields"))
         for i in range(256):
             legacy = [{"DefinitionId": str(n + 1), "Name": name, "Type": "StringType", "StringValue": value}
@@ -179,8 +183,9 @@ class Builder:
                       "DateValue": f"{self.vol.start.year}-{1 + i % 12:02d}-{1 + i % 28:02d}"}]
             raw = CustomFields(_dumps(legacy))
             raw.idx = i
-            self._custom.append(raw)
-            self._custom_enhanced.append(Raw(_dumps(legacy + extra)))
+            custom.append(raw)
+            enhanced.append(Raw(_dumps(legacy + extra)))
+        self._custom_enhanced, self._custom = enhanced, custom
 
     def account_ref(self, account_name: str) -> Json | None:
         """The opening account with this name (or a stand-in when the chart is small)."""

@@ -65,7 +65,8 @@ class ApiRoutes(Gateway):
             rows = found[q.start - 1: q.start - 1 + q.max_results]
             if q.fields is not None:
                 rows = [project(o, q.fields) for o in rows]
-            qr: dict[str, Any] = ({q.entity: rows, "startPosition": q.start, "maxResults": len(rows)}
+            qr: dict[str, Any] = ({SCHEMA.caps[q.entity].key: rows, "startPosition": q.start,
+                                   "maxResults": len(rows)}
                                   if rows else {})
             return {"QueryResponse": qr, "time": self.now_str()}
         # A page needs only its first records - unless edits are scheduled after this page: they pick
@@ -82,7 +83,8 @@ class ApiRoutes(Gateway):
         else:
             objs = R.dumps([project(self.emu.builder.build(q.entity, r, enhanced), q.fields) for r in page]).decode()
         self.emu.after_page(q.entity, result)
-        return (f'{{"QueryResponse":{{"{q.entity}":{objs},"startPosition":{q.start},"maxResults":{len(page)}}},'
+        return (f'{{"QueryResponse":{{"{SCHEMA.caps[q.entity].key}":{objs},"startPosition":{q.start},'
+                f'"maxResults":{len(page)}}},'
                 f'"time":"{self.now_str()}"}}').encode()
 
     def query_kind(self, text: str) -> tuple[str, Query | QueryError]:
@@ -204,7 +206,7 @@ class ApiRoutes(Gateway):
             rec = self.emu.store.get(cap.name, int(rid)) if rid.isdigit() else None
             if rec is None or rec.deleted is not None:
                 return R.object_not_found(self.now_str()), 400
-            return {cap.name: self.emu.builder.build(cap.name, rec, _enhanced(request)), "time": self.now_str()}, 200
+            return {cap.key: self.emu.builder.build(cap.name, rec, _enhanced(request)), "time": self.now_str()}, 200
 
         return await self.guarded(request, "read", request.path_params["realm"], work)
 
