@@ -258,11 +258,9 @@ class QboClient:
         self._token()
 
     def check_realm(self) -> None:
-        """Check that QBO_REALM_ID is a company these credentials can read: one CompanyInfo request, once per
-        process. A run whose first requests are planning COUNTs does not need it (the engine skips it):
-        QBO answers any request for a wrong realm with 403 ApplicationAuthorizationFailed, which the client
-        raises as the same `ConfigError` (`_realm_refused`) - the CompanyInfo call was the one request of a
-        34-request backfill over its bound."""
+        """Check QBO_REALM_ID with one CompanyInfo request, once per process. A run whose first requests are
+        planning COUNTs skips it: QBO answers any request for a wrong realm with 403 ApplicationAuthorization-
+        Failed, raised as the same `ConfigError` (`_realm_refused`)."""
         key = (self.realm_id, self.oauth.client_id, self.base_url)
         if key not in _REALMS_OK:
             self.company_info()
