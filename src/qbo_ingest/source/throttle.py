@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from pyrate_limiter import AbstractClock, Duration, InMemoryBucket, Limiter, Rate, RateItem
+from pyrate_limiter import AbstractClock, Duration, InMemoryBucket, Rate, RateItem
 
 from qbo_ingest.errors import CircuitOpenError
 
@@ -65,8 +65,11 @@ class RateLimiter:
             Rate(per_second, int(Duration.SECOND) + 2 * margin_ms),
             Rate(per_minute, int(Duration.MINUTE) + 10 * margin_ms),
         ]
+        # The bucket alone, not pyrate's `Limiter`: a Limiter starts a background leaker thread that trims
+        # the bucket's items while a request thread appends to them; under load that interleaving left the
+        # items out of order and `binary_search` looping forever (a CI run hung in the 600-request test).
+        # Here every put, wait and trim happens under one lock.
         self._bucket = InMemoryBucket(rates)
-        self._limiter = Limiter(self._bucket, clock=self._clock, raise_when_fail=False, max_delay=None)
         self._lock = threading.Lock()
         self.waited_s = 0.0
         self.acquired = 0
@@ -79,11 +82,13 @@ class RateLimiter:
         waited = 0.0
         while True:
             with self._lock:
-                if self._limiter.try_acquire(name):
+                now = self._clock.now()
+                self._bucket.leak(now)
+                if self._bucket.put(RateItem(name, now)):
                     self.acquired += 1
                     self.waited_s += waited
                     return waited
-                delay_ms = self._bucket.waiting(RateItem(name, self._clock.now()))
+                delay_ms = self._bucket.waiting(RateItem(name, now))
             assert isinstance(delay_ms, int)  # in-memory bucket: never awaitable
             delay = max(delay_ms, 1) / 1000 + 0.005
             self._sleep(delay)
