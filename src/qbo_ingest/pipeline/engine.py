@@ -208,24 +208,30 @@ class Engine:
 
     def _planning_counts(self, runs: Sequence[tuple[Entity, Span]]) -> dict[tuple[str, date, date], int | None]:
         """COUNT(*) of each run, concurrently (QBO's 10 in flight, whatever the streams' concurrency: a COUNT
-        is one short request), by (entity, first, last day)."""
+        is one short request), by (entity, first, last day). A failed COUNT only means one stream for its
+        run; when none is answered (QBO unreachable, or refusing every request) the run stops here, before
+        any ledger row, with the first error: the COUNTs are the run's preflight against the API."""
         if not runs:
             return {}
         with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(runs)), thread_name_prefix="qbo-count") as pool:
             counts = list(pool.map(lambda es: self._planning_count(*es), runs))
-        return {(e.name, sp.days[0], sp.days[-1]): n for (e, sp), n in zip(runs, counts, strict=True)}
+        failed = [(es, n) for es, n in zip(runs, counts, strict=True) if isinstance(n, Exception)]
+        if failed and len(failed) == len(runs):
+            raise failed[0][1]
+        for (e, sp), exc in failed:
+            log.warning("%s %s: planning count failed (%s); fetching as one stream", e.name, sp.label,
+                        redact(str(exc)).splitlines()[0])
+        return {(e.name, sp.days[0], sp.days[-1]): None if isinstance(n, Exception) else n
+                for (e, sp), n in zip(runs, counts, strict=True)}
 
-    def _planning_count(self, entity: Entity, span: Span) -> int | None:
-        """COUNT(*) over a run of days to decide how many streams it gets; a failure only means one stream
-        (the stream itself will then fail or succeed, and name its days)."""
+    def _planning_count(self, entity: Entity, span: Span) -> int | Exception:
+        """COUNT(*) over a run of days to decide how many streams it gets, or the error it failed with."""
         try:
             return self._count(entity, span.window)
         except (BudgetStop, CallLimitReached, ConfigError):  # ConfigError: a wrong QBO_REALM_ID (403)
             raise
         except Exception as exc:
-            log.warning("%s %s: planning count failed (%s); fetching as one stream", entity.name, span.label,
-                        redact(str(exc)).splitlines()[0])
-            return None
+            return exc
 
     def _count(self, entity: Entity, window: Window) -> int:
         return int(self.client.count(entity, window.start, window.end))
