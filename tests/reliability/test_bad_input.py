@@ -175,8 +175,8 @@ def test_loader_without_insert_on_raw_is_told_what_to_grant(emulator, pg_url):
 
 def test_unreachable_api_fails_fast_names_the_days_and_writes_no_rows(emulator, pg_url):
     """Token endpoint fine, API down: QBO_RETRY_BASE_SECONDS (the spec's "increase the wait times in the
-    backoff function", here to shrink them) keeps the 6-retry ladder short; the preflight's realm check
-    (CompanyInfo) fails once, as one error line, before any ledger row (issue 13 item 17)."""
+    backoff function", here to shrink them) keeps the 6-retry ladder short; the planning COUNTs (the run's
+    API preflight) all fail, and the run stops with one error line before any ledger row (issue 13 item 17)."""
     emu, srv = emulator
     t0 = time.monotonic()
     res = subprocess.run(cli(*B), env=cli_env(emu, srv, pg_url, QBO_API_BASE_URL="http://127.0.0.1:9",
