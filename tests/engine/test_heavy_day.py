@@ -84,7 +84,11 @@ def test_heavy_day_loads_through_parallel_slices_and_closes_once(qbo, pg_url, ca
     streams = {UPPER.search(t).group(1) for t in data}  # type: ignore[union-attr]
     assert len(streams) == 4, streams
     assert len(data) == after["query"] - before.get("query", 0)
-    assert -(-n // PAGE) <= len(data) <= -(-n // PAGE) + len(streams)
+    # paging cost: at most one partial page per stream. A throttled request is sent again (the same
+    # statement): the in-process emulator shares the GIL with the client, and on a loaded machine its
+    # arrivals can bunch past the client's 10-per-1.2 s spacing; those re-sends are not pages.
+    resent = after.get("throttled", 0) - before.get("throttled", 0)
+    assert -(-n // PAGE) <= len(data) - resent <= -(-n // PAGE) + len(streams)
     # the requests of the run: data + the planning COUNT of the single day, which is also its source
     # check (reused when raw agrees with it: issue 17)
     counts = after["count"] - before.get("count", 0)
