@@ -117,10 +117,10 @@ def _run_child(src: Path, cfg: dict[str, Any]) -> dict[str, Any]:
 
 def _one(src: Path, server_url: str, *, profile: str, entities: list[str], start: str, end: str,
          concurrency: int, seed: int, latency_ms: int, **extra: Any) -> dict[str, Any]:
-    from harness import busy_cpu, emulator_process, fresh_database, tree_cpu
+    from harness import busy_cpu, emulator_process, fresh_database, postmaster_pid, tree_cpu
 
     dsn = fresh_database(server_url, f"cost_{profile}")
-    pg_pid = _postmaster(dsn)
+    pg_pid = postmaster_pid(dsn)
     with emulator_process(seed=seed, profile=profile, throttle=True, latency_ms=latency_ms,
                           render_cache=True) as emu:
         end_excl = (_day(end) + _td(1)).isoformat()
@@ -138,19 +138,6 @@ def _one(src: Path, server_url: str, *, profile: str, entities: list[str], start
         res["truth"] = truth
     res["equal_truth"] = res["raw"] == truth
     return res
-
-
-def _postmaster(dsn: str) -> int:
-    """The PostgreSQL server's PID (the parent of our backend, read while the backend is alive)."""
-    import psutil
-    import psycopg
-
-    with psycopg.connect(dsn) as conn:
-        row = conn.execute("SELECT pg_backend_pid()").fetchone()
-        assert row is not None
-        parent = psutil.Process(int(row[0])).parent()
-    assert parent is not None
-    return int(parent.pid)
 
 
 def _day(s: str) -> Any:
