@@ -156,10 +156,10 @@ def day_counts(start: str, end: str, **config: Any) -> dict[str, int]:
 # ------------------------------------------------------------------------------------------- CPU
 def postmaster_pid(dsn: str) -> int:
     """The PID of the PostgreSQL server behind `dsn` (the parent of our backend)."""
-    with psycopg.connect(dsn) as conn:
+    with psycopg.connect(dsn) as conn:  # the backend is asked while it lives (it exits with the connection)
         row = conn.execute("SELECT pg_backend_pid()").fetchone()
-    assert row is not None
-    parent = psutil.Process(int(row[0])).parent()
+        assert row is not None
+        parent = psutil.Process(int(row[0])).parent()
     assert parent is not None
     return int(parent.pid)
 

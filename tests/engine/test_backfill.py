@@ -101,20 +101,26 @@ def test_quality_gate_log_lines(qbo, caplog):
 def test_failed_day_is_named_then_resume_and_retry_failed_finish(qbo, pg_url, caplog):
     emu, eng, s = qbo(profile="sparse", profile_overrides={"Invoice": 30})
     eng.concurrency = 1
-    # One stream, one page per 1000 rows: 7 consecutive 503s exhaust the client's 6 retries.
-    emu.faults.add("503", on="query", at_requests=list(range(1, 8)))
+    eng.page_size = 100
+    # The first page (100 of 150 records: 2024-07-01..04) loads; then every query fails (503 past the
+    # client's 6 retries, for the next page and the run's COUNT alike): the days not passed fail, named.
+    emu.faults.add("503", on="query", at_requests=list(range(2, 40)))
     with caplog.at_level(logging.INFO, logger="qbo_ingest"):
         report = jobs.backfill(eng, [get("Invoice")], "2024-07-01", "2024-07-05")
     assert not report.ok
     failed_days = {o.day for o in report.failed}
-    assert failed_days == {date(2024, 7, d) for d in range(1, 6)}
-    assert any("invoice_backfill_2024-07-01" in r.getMessage() for r in caplog.records)
+    assert failed_days and max(failed_days) == date(2024, 7, 5) and date(2024, 7, 1) not in failed_days
+    assert any(f"invoice_backfill_{min(failed_days)}" in r.getMessage() for r in caplog.records)
     with wh.connect(pg_url) as conn:
-        assert {r.status for r in wh.ledger_days(conn, s.realm_id, "Invoice")} == {"failed"}
+        rows = wh.ledger_days(conn, s.realm_id, "Invoice")
+    assert {r.day for r in rows if r.status == "failed"} == failed_days
+    assert {r.status for r in rows if r.day not in failed_days} == {"succeeded"}
+    emu.faults.clear()
+    eng.page_size = 1000
     # resume (after the breaker's cool-down) finishes what failed; nothing else is refetched
     eng.fake_time.advance(60)
     resumed = jobs.backfill(eng, [get("Invoice")], "2024-07-01", "2024-07-05", resume=True)
-    assert resumed.ok and len(resumed.outcomes) == 5
+    assert resumed.ok and {o.day for o in resumed.outcomes} == failed_days
     start, end = _span("2024-07-01", "2024-07-05")
     assert _raw(pg_url, "Invoice", s.realm_id) == emu.truth("Invoice", start, end)
     # a later failure of two days: retry-failed reruns only those two
@@ -174,7 +180,7 @@ def test_bad_dates_raise_before_anything_is_written(qbo, pg_url, a, b, msg):
     assert emu.counters().get("query", 0) == 0
 
 
-def test_the_realm_is_checked_by_the_planning_counts_and_costs_no_request_of_its_own(qbo, pg_url):
+def test_the_realm_is_checked_by_the_first_pages_and_costs_no_request_of_its_own(qbo, pg_url):
     from qbo_ingest.source import client as client_module
 
     emu, eng, s = qbo(profile="sparse")
@@ -182,10 +188,11 @@ def test_the_realm_is_checked_by_the_planning_counts_and_costs_no_request_of_its
     before = emu.counters()
     assert jobs.backfill(eng, [get("Invoice"), get("Customer")], "2024-05-01", "2024-05-20").ok
     after = emu.counters()
-    assert after.get("count", 0) - before.get("count", 0) == 2  # one planning COUNT per entity: the realm's check
+    # one page per entity, short: the whole answer and its count (no COUNT), and the realm's check
+    assert after.get("query", 0) - before.get("query", 0) == 2
+    assert after.get("count", 0) - before.get("count", 0) == 0
     assert after.get("companyinfo", 0) == before.get("companyinfo", 0)
-    # Lone days inside a larger plan get no planning COUNT (their source checks count after the load): then one
-    # CompanyInfo checks the realm first (once a process).
+    # Lone days: each is a run with its own first page, which checks the realm too.
     assert jobs.backfill(eng, [get("Invoice")], "2024-06-01", "2024-06-05").ok
     client_module._REALMS_OK.clear()
     with wh.connect(pg_url) as conn:
@@ -196,4 +203,5 @@ def test_the_realm_is_checked_by_the_planning_counts_and_costs_no_request_of_its
     retried = jobs.retry_failed(eng, [get("Invoice")])
     assert retried.ok and len(retried.outcomes) == 2
     after = emu.counters()
-    assert after.get("companyinfo", 0) - before.get("companyinfo", 0) == 1
+    assert after.get("companyinfo", 0) - before.get("companyinfo", 0) == 0
+    assert after.get("query", 0) - before.get("query", 0) == 2

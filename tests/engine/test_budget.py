@@ -188,17 +188,19 @@ def _cap_after(upstream: str, n_queries: int) -> Iterator[tuple[str, dict[str, i
 
 def test_the_monthly_cap_429_stops_the_run_at_once_with_one_line(emu_srv, pg_url, monkeypatch, caplog):
     emu, srv = emu_srv
-    # 3 planning COUNTs + the first entity's 2 pages pass; the next query meets the cap
+    # the 3 first pages and a few more requests pass; a later query meets the cap
     with _cap_after(srv.base_url, 5) as (gateway, seen):
         env = srv.client_env(pg_url) | {"QBO_API_BASE_URL": gateway}
         with caplog.at_level(logging.INFO, logger="qbo_ingest"):
             res = _cli(["backfill", *_range("--no-progress", "--concurrency", "1")], env, monkeypatch)
     assert res.exit_code == 1, res.stdout + res.stderr
-    assert seen["capped"] == 1  # no retry, no other stream tried again: one refused request in all
+    # no retry, no other stream tried again: the one request that met the cap, or two when the stream's
+    # page and its run's COUNT (sent beside the stream after its full first page) were in flight together
+    assert 1 <= seen["capped"] <= 2
     lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING and "monthly" in r.getMessage()]
     assert len([m for m in lines if m.startswith("Run stopped at once")]) == 1, lines
     assert not any("API Limit: 429" in r.getMessage() for r in caplog.records)
-    assert "stopped: QBO query" in _out(res) and "monthly call limit reached" in _out(res)
+    assert "stopped: QBO " in _out(res) and "monthly call limit reached" in _out(res)  # a query or the COUNT
     with wh.connect(pg_url) as conn:
         rows = [r for n in ENTITIES for r in wh.ledger_days(conn, srv.emulator.cfg.realm_id, n)]
     assert rows and all(r.status == "succeeded" or "not loaded" in (r.error or "") for r in rows)

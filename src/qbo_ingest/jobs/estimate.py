@@ -2,9 +2,10 @@
 
 The estimate asks QBO one `COUNT(*)` per contiguous run of pending days (one per entity for a plain
 range) - metered calls themselves, recorded in the month's book - and applies the engine's own
-planning (`split_run`): each stream costs `records // page_size + 1` data requests (the last page is
-partial or empty), the backfill adds its own planning COUNT per run (which doubles as the source check
-when raw agrees) and at most one token refresh.
+planning: a run whose records fit in one page costs that page; a larger one costs its COUNT (sent after
+its first page; it doubles as the source check when raw agrees) and `split_run`'s streams, each
+`records // page_size + 1` data requests (the last page is partial or empty); plus at most one token
+refresh.
 """
 
 from __future__ import annotations
@@ -62,12 +63,13 @@ def estimate(engine: Engine, entities: Sequence[Entity], fecha_inicio: DateLike,
         for run in runs:
             n = engine.client.count(e, *_bounds(run))
             out.estimate_cost += 1
-            # the backfill counts a run of several days (and a lone day that is the whole plan) once
-            counted = len(run) > 1 or len(runs) == 1
-            line.count_requests += 1  # its planning COUNT, or (a lone day among others) its source check
-            spans = split_run(run, count=n if counted else None, page_size=engine.page_size,
-                              max_streams=engine.workers)
             line.records += n
+            if n < engine.page_size and not engine.budget.limited:  # one short page: the whole answer and its count
+                line.streams += 1
+                line.data_requests += 1
+                continue
+            line.count_requests += 1  # the run's COUNT after its first (full) page
+            spans = split_run(run, count=n, page_size=engine.page_size, max_streams=engine.workers)
             line.streams += len(spans)
             line.data_requests += sum(n // len(spans) // engine.page_size + 1 for _ in spans)
         out.lines.append(line)

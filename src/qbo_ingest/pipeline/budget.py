@@ -36,6 +36,11 @@ class CallBudget:
     _pending: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    @property
+    def limited(self) -> bool:
+        """A request budget is set (`--max-requests` or the monthly one)."""
+        return self.max_requests is not None or self.monthly_budget is not None
+
     def remaining(self) -> int | None:
         """Requests still allowed (None: no limit)."""
         with self._lock:

@@ -14,7 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
@@ -23,14 +23,17 @@ from typing import Any
 from qbo_ingest import faultpoints
 from qbo_ingest import warehouse as wh
 from qbo_ingest.catalogue import Entity, get
-from qbo_ingest.errors import BudgetStop, CallLimitReached, ConfigError
+from qbo_ingest.errors import BudgetStop, CallLimitReached
 from qbo_ingest.pipeline.budget import CallBudget
 from qbo_ingest.pipeline.checks import source_checks
 from qbo_ingest.pipeline.daybook import DayBook, DayStats
-from qbo_ingest.pipeline.planning import Span, contiguous_runs, split_run
+from qbo_ingest.pipeline.handover import Handover
+from qbo_ingest.pipeline.planning import Span, contiguous_runs
 from qbo_ingest.pipeline.prefetch import prefetched
+from qbo_ingest.pipeline.preflight import MAX_IN_FLIGHT, Job, counted_jobs, first_pages
 from qbo_ingest.pipeline.quality import QualityGateError, check_window
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
+from qbo_ingest.pipeline.runstate import Head, RunState
 from qbo_ingest.pipeline.source import Source
 from qbo_ingest.records import placed_time
 from qbo_ingest.redact import redact
@@ -40,7 +43,6 @@ from qbo_ingest.windows import Window, day_window
 
 log = logging.getLogger("qbo_ingest.backfill")
 
-MAX_IN_FLIGHT = 10  # QBO: 10 requests per second / in flight per realm
 
 
 class Interrupted(Exception):
@@ -104,66 +106,64 @@ class Engine:
 
     # ---------------------------------------------------------------- execution
     def load_plan(self, plan: dict[Entity, list[date]], *, command: str, run_id: str | None = None) -> RunReport:
-        """Load the given days of each entity: consecutive days become keyset streams, run in parallel."""
+        """Load the given days of each entity: each run of consecutive days starts as one keyset stream
+        (a dense one hands parts of its window to further streams, see runstate.py), in parallel."""
         report = RunReport(run_id=run_id or uuid.uuid4().hex[:12])
         t0 = time.monotonic()
-        jobs: list[tuple[Entity, Span, float]] = []
-        book = DayBook()
-        runs_of: list[tuple[Entity, list[date], bool]] = []
-        for e, days in plan.items():
-            runs = contiguous_runs(days)
-            for run in runs:
-                # A single day is counted only when it is the entity's whole plan (a backfill of one
-                # day, which may be heavy); a single day inside a larger plan is fetched as one stream.
-                runs_of.append((e, run, len(run) > 1 or len(runs) == 1))
-        # The planning COUNTs run concurrently (one round trip, not one per run); each one is kept and
-        # is the run's source check afterwards (see checks.source_checks), so a run costs one COUNT, not two.
-        counted = [(e, Span(tuple(run))) for e, run, c in runs_of if c]
-        self.budget.require(len(counted) + len(runs_of), f"the plan ({len(counted)} COUNT(s), a request per run)")
-        if not counted:  # no COUNT goes first to find a wrong QBO_REALM_ID before any ledger row
+        state = RunState(report.run_id)
+        spans = [(e, Span(tuple(run))) for e, days in plan.items() for run in contiguous_runs(days)]
+        if not spans:  # no first page or COUNT goes out to find a wrong QBO_REALM_ID
             self.client.check_realm()
-        planned = self._planning_counts(counted)
-        report.requests += len(counted)
-        for e, run, c in runs_of:
-            count = planned.get((e.name, run[0], run[-1])) if c else None
-            spans = split_run(run, count=count, page_size=self.page_size, max_streams=self.workers)
-            for span in spans:
-                jobs.append((e, span, (count if count is not None else 0) / len(spans)))
-                book.add(e.name, span.days)
-        jobs.sort(key=lambda j: -j[2])  # the biggest streams first: the pool's tail is a small one
+        if self.budget.limited:  # the cost of each stream known before it starts (preflight.py)
+            self.budget.require(2 * len(spans), f"the plan ({len(spans)} COUNT(s), a request per run)")
+            jobs = counted_jobs(self, spans, state.counted)
+        else:
+            jobs = first_pages(self, spans)
+        for job in jobs:
+            state.book.add(job.entity.name, job.span.days)
         with wh.connect(self.dsn) as conn:
             wh.run_start(conn, run_id=report.run_id, command=command,
                          entities=[e.name for e in plan], realm_id=self.realm_id)
         self._stop.clear()
-        with wh.run_alive(self.dsn, report.run_id):  # released at the end, or by the server if we die
-            self._run_jobs(plan, jobs, book, report, t0, planned)
+        try:
+            with wh.run_alive(self.dsn, report.run_id):  # released at the end, or by the server if we die
+                self._run_jobs(plan, jobs, state, report, t0)
+        finally:
+            state.close()
         report.outcomes.sort(key=lambda o: (o.entity, o.day))
         return report
 
-    def _run_jobs(self, plan: dict[Entity, list[date]], jobs: list[tuple[Entity, Span, float]], book: DayBook,
-                  report: RunReport, t0: float, planned: dict[tuple[str, date, date], int | None]) -> None:
+    def _run_jobs(self, plan: dict[Entity, list[date]], jobs: list[Job],
+                  state: RunState, report: RunReport, t0: float) -> None:
         interrupted = False
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo")
+        state.attach(lambda e, span, n: pool.submit(self.stream, e, span, report.run_id, state.book, estimate=n))
         try:
-            futures = [pool.submit(self.stream, e, span, report.run_id, book,
-                                   estimate=int(n) // self.page_size + 1) for e, span, n in jobs]
+            for j in jobs:
+                state.futures.append(pool.submit(self.stream, j.entity, j.span, report.run_id, state.book,
+                                                 estimate=j.estimate, head=j.head,
+                                                 state=state if j.plans_itself else None))
             try:
-                for fut in as_completed(futures):
-                    self._collect(fut.result(), report)
+                done: set[Any] = set()
+                while left := [f for f in state.all_futures() if f not in done]:  # spawned streams join
+                    finished, _ = wait(left, return_when=FIRST_COMPLETED)
+                    for fut in finished:
+                        done.add(fut)
+                        self._collect(fut.result(), report)
             except KeyboardInterrupt:
                 interrupted = True
-                self._stop_streams(futures, report)
+                self._stop_streams(state.all_futures(), report)
                 raise
             report.stopped = self.budget.stopped
             if report.stopped is not None:
-                report.outcomes.extend(self._close_unfinished(book, report))
+                report.outcomes.extend(self._close_unfinished(state.book, report))
                 report.pending = sum(len(ds) for ds in plan.values()) - len(report.outcomes)
                 if not self.budget.announced:
                     self.budget.announced = True
                     log.warning("Run stopped before the budget was spent: %s; %d day(s) not loaded stay "
                                 "pending. Next: the same command with --resume", report.stopped, report.pending)
             if self.source_checks:
-                report.source_mismatches = source_checks(self, plan, report, planned)
+                report.source_mismatches = source_checks(self, plan, report, state.counted)
         finally:
             pool.shutdown(wait=not interrupted, cancel_futures=True)
             self.book_calls()
@@ -206,68 +206,46 @@ class Engine:
     def workers(self) -> int:
         return max(1, min(self.concurrency, MAX_IN_FLIGHT))
 
-    def _planning_counts(self, runs: Sequence[tuple[Entity, Span]]) -> dict[tuple[str, date, date], int | None]:
-        """COUNT(*) of each run, concurrently (QBO's 10 in flight, whatever the streams' concurrency: a COUNT
-        is one short request), by (entity, first, last day). A failed COUNT only means one stream for its
-        run; when none is answered (QBO unreachable, or refusing every request) the run stops here, before
-        any ledger row, with the first error: the COUNTs are the run's preflight against the API."""
-        if not runs:
-            return {}
-        with ThreadPoolExecutor(max_workers=min(MAX_IN_FLIGHT, len(runs)), thread_name_prefix="qbo-count") as pool:
-            counts = list(pool.map(lambda es: self._planning_count(*es), runs))
-        failed = [(es, n) for es, n in zip(runs, counts, strict=True) if isinstance(n, Exception)]
-        if failed and len(failed) == len(runs):
-            raise failed[0][1]
-        for (e, sp), exc in failed:
-            log.warning("%s %s: planning count failed (%s); fetching as one stream", e.name, sp.label,
-                        redact(str(exc)).splitlines()[0])
-        return {(e.name, sp.days[0], sp.days[-1]): None if isinstance(n, Exception) else n
-                for (e, sp), n in zip(runs, counts, strict=True)}
-
-    def _planning_count(self, entity: Entity, span: Span) -> int | Exception:
-        """COUNT(*) over a run of days to decide how many streams it gets, or the error it failed with."""
-        try:
-            return self._count(entity, span.window)
-        except (BudgetStop, CallLimitReached, ConfigError):  # ConfigError: a wrong QBO_REALM_ID (403)
-            raise
-        except Exception as exc:
-            return exc
-
-    def _count(self, entity: Entity, window: Window) -> int:
+    def count(self, entity: Entity, window: Window) -> int:
         return int(self.client.count(entity, window.start, window.end))
 
-    def stream(self, entity: Entity, span: Span, run_id: str, book: DayBook, *,
-               estimate: int = 1) -> tuple[list[DayOutcome], int]:
+    def stream(self, entity: Entity, span: Span, run_id: str, book: DayBook, *, estimate: int = 1,
+               head: Head | None = None, state: RunState | None = None) -> tuple[list[DayOutcome], int]:
         """Fetch one span (whole days or a time slice) page by page; release each day once the stream
         has passed it, and close the days it is the last open stream on.
 
         The stream starts only when its `estimate` of requests fits the budget; otherwise it touches
-        nothing (its days stay pending for --resume)."""
+        nothing (its days stay pending for --resume). `head`: its first page, fetched already. `state`:
+        the span is a whole run of a `load_plan`, which it counts and splits from its first page."""
         if not self.budget.reserve(estimate):
             return [], 0
         used = 0
         try:
-            outcomes, used = self._stream(entity, span, run_id, book)
+            outcomes, used = self._stream(entity, span, run_id, book, head, state)
             return outcomes, used
         finally:
             self.budget.release(estimate, used)
 
-    def _stream(self, entity: Entity, span: Span, run_id: str, book: DayBook) -> tuple[list[DayOutcome], int]:
+    def _stream(self, entity: Entity, span: Span, run_id: str, book: DayBook, head: Head | None,
+                state: RunState | None) -> tuple[list[DayOutcome], int]:
         name = entity.name
         mine = list(span.days)  # this stream's days not yet released, in order
         outcomes: list[DayOutcome] = []
         requests = 0
+        fetched = 0
         lg = log.getChild(entity.snake)
+        split = None if state is None else Handover(entity, span, state, lambda: self.count(entity, span.window),
+                                                    self.page_size, self.workers)
 
         # A day that has not ended when the stream starts is loaded but never closed: QBO may still add
         # records to it, so it must not become `succeeded` (which --resume and retry-failed skip).
         started = self.clock()
         unended = {d for d in span.days if day_window(d).end > started}
 
-        def release_until(conn: Any, limit: date | None) -> None:
+        def release(conn: Any, days: Sequence[date]) -> None:
             closing: list[tuple[date, Any]] = []
-            while mine and (limit is None or mine[0] < limit):
-                d = mine.pop(0)
+            for d in days:
+                mine.remove(d)
                 entry = book.release(name, d)
                 if entry is None:
                     continue
@@ -277,37 +255,49 @@ class Engine:
                     closing.append((d, entry))
             outcomes.extend(self._close_days(conn, entity, closing, run_id, lg))
 
+        def release_until(conn: Any, limit: date | None) -> None:
+            release(conn, [d for d in mine if limit is None or d < limit])
+
         try:
             with wh.connect(self.dsn) as conn:
                 begin = [d for d in book.claim_begin(name, span.days) if d not in unended]
                 wh.ledger_begin(conn, self.realm_id, name, begin, run_id=run_id)
                 faultpoints.hit("ledger_begin")
                 try:
-                    window = span.window
                     if self._stop.is_set():
                         raise Interrupted()
-                    pages = self.client.pages(entity, window.start, window.end, page_size=self.page_size,
-                                              keys_only=True)
-                    for page in prefetched(pages):  # the next page is fetched while this one is upserted
+                    if head is None:
+                        window = span.window
+                        head = Head(self.client.pages(entity, window.start, window.end, page_size=self.page_size,
+                                                      keys_only=True))
+                    pages = head.pages
+                    for page in prefetched(head.rest()):  # the next page is fetched while this one is upserted
                         requests += page.requests
-                        records = page.records
+                        if split is not None and page.number == 1:
+                            split.first_page(len(page.records))
+                        records = page.records if split is None else split.keep(page.records, pages, page.floor)
                         first_day = (_day(records[0], page.floor) if records else
                                      (mine[0] if mine else span.days[-1]))
                         tgt = first_day if first_day in span.days else span.days[-1]
                         book.add_requests(name, tgt, page.requests, page.retries, page.intuit_tid)
-                        if not records:
-                            continue
-                        faultpoints.hit("fetch")
-                        res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
-                                             body=page.body, floor=page.floor, keys_only=page.keys_only)
-                        for d, (fetched, upserted) in res.by_day.items():
-                            if d not in span.days:  # outside the span: cannot happen with a bounded query
-                                lg.warning("record outside %s attributed to %s", span.label, d)
-                                continue
-                            book.add_rows(name, d, fetched, upserted, res.escaped_by_day.get(d, 0))
-                        release_until(conn, _day(records[-1], page.floor))
+                        if records:
+                            faultpoints.hit("fetch")
+                            res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
+                                                 body=page.body, floor=page.floor, keys_only=page.keys_only)
+                            fetched += len(records)
+                            for d, (n_fetched, upserted) in res.by_day.items():
+                                if d not in span.days:  # outside the span: cannot happen with a bounded query
+                                    lg.warning("record outside %s attributed to %s", span.label, d)
+                                    continue
+                                book.add_rows(name, d, n_fetched, upserted, res.escaped_by_day.get(d, 0))
+                        if split is not None:
+                            release(conn, split.poll(pages, fetched, mine))
+                        if records:
+                            release_until(conn, _day(records[-1], page.floor))
                         if self._stop.is_set():
                             raise Interrupted()
+                    if split is not None:
+                        split.poll(pages, fetched, mine, wait=True)
                     release_until(conn, None)
                 except (BudgetStop, CallLimitReached) as exc:  # the run stops: one line for the run
                     reason = redact(str(exc).split(". Next:")[0])
@@ -335,7 +325,7 @@ class Engine:
                     book.release(name, d)
                 mine.clear()
             raise
-        return outcomes, requests
+        return outcomes, requests + (split.counts_sent if split is not None else 0)
 
     def _leave_open(self, entity: Entity, d: date, st: DayStats, lg: logging.Logger) -> DayOutcome:
         lg.info("%s %s has not ended (UTC): %d record(s) so far loaded; the day is not closed in the ledger "

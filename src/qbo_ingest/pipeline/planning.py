@@ -93,3 +93,13 @@ def day_slices(d: date, n: int) -> list[Span]:
     start = day_window(d).start
     cuts = [start + timedelta(seconds=SECONDS_PER_DAY * i // n) for i in range(n + 1)]
     return [Span((d,), cuts[i], cuts[i + 1]) for i in range(n)]
+
+
+def hand_over(span: Span, position: datetime, count: int, *, page_size: int, max_streams: int) -> list[Span]:
+    """The streams a running stream over the run `span` hands its rest to, once QBO has counted the run.
+
+    The run is split as `split_run` would have split it with the count known before it started; the
+    running stream keeps the pieces up to the one it is in (`position`, the lower bound of its newest
+    request), the pieces after it are returned: new streams. Empty: the stream goes on alone."""
+    pieces = split_run(list(span.days), count=count, page_size=page_size, max_streams=max_streams)
+    return [p for p in pieces if p.window.start > position]

@@ -11,6 +11,26 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.records import Page
 
 
+class Pages(Iterator[Page], Protocol):
+    """The pages of one window as they arrive (source.paging.PageStream), narrowable while they run."""
+
+    @property
+    def end(self) -> datetime:
+        """The window's end (lowered by `narrow`)."""
+        ...
+
+    @property
+    def position(self) -> datetime:
+        """The lower bound of the newest request: every record before it has been yielded or is in flight."""
+        ...
+
+    def narrow(self, end: datetime) -> None:
+        """Stop at `end` instead (records at or past it are dropped, also from a request in flight)."""
+        ...
+
+    def close(self) -> None: ...
+
+
 class Source(Protocol):
     """Reads of one company (realm)."""
 
@@ -21,7 +41,7 @@ class Source(Protocol):
         """Fail now, once, when QBO_REALM_ID is not a company the credentials can read."""
 
     def pages(self, entity: Entity, start: datetime, end: datetime, *, page_size: int = 1000,
-              keys_only: bool = False) -> Iterator[Page]:
+              keys_only: bool = False) -> Pages:
         """Every record with start <= LastUpdatedTime < end, page by page, each version once; `keys_only`:
         records may hold only Id and MetaData.LastUpdatedTime when `Page.keys_only`, payloads in `Page.body`."""
         ...

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -35,7 +35,7 @@ from qbo_ingest.settings import Settings
 from qbo_ingest.source import bodies, queries, retry
 from qbo_ingest.source.auth.oauth import OAuthSession
 from qbo_ingest.source.auth.token_store import AccessToken, TokenStore
-from qbo_ingest.source.paging import Cost, KeysetPager
+from qbo_ingest.source.paging import Cost, KeysetPager, PageStream
 from qbo_ingest.source.queries import MAX_PAGE
 from qbo_ingest.source.responses import classify, is_realm_refusal
 from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter, shared_limiter
@@ -176,7 +176,7 @@ class QboClient:
     def pages(
         self, entity: Entity | str, start: datetime, end: datetime, *, page_size: int = MAX_PAGE,
         keys_only: bool = False,
-    ) -> Iterator[Page]:
+    ) -> PageStream:
         """Every record with start <= MetaData.LastUpdatedTime < end, page by page, each version once
         (source/paging.py: keyset pages, a dense second read by STARTPOSITION and checked by COUNT).
 
@@ -209,7 +209,7 @@ class QboClient:
                 raise FatalApiError(f"COUNT answer without totalCount for {ent.name}", context=context)
             return int(total), Cost(call.requests, call.retries, call.intuit_tid)
 
-        return KeysetPager(ent.name, page_size, fetch, count).pages(start, end)
+        return PageStream(KeysetPager(ent.name, page_size, fetch, count), start, end)
 
     def count(self, entity: Entity | str, start: datetime, end: datetime) -> int:
         """`SELECT COUNT(*)` with the same WHERE as `pages` (one request)."""

@@ -12,12 +12,16 @@ requests, so a pass over the second is trusted only when `COUNT(*)` of the secon
 and after it and equals the records the pass saw; otherwise the second is read again (versions already
 yielded are not yielded twice). A second that keeps changing for `MAX_PASSES` passes is an error
 naming it, never a silent skip.
+
+A running pager can be narrowed (`PageStream.narrow`): the engine hands the rest of a window it finds
+dense to other streams, and this one stops at the new end (records past it, from a request already in
+flight, are dropped: the stream that owns them fetches them).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -56,6 +60,8 @@ class KeysetPager:
         self._number = 0
         self._pending = Cost()
         self._floor: datetime | None = None
+        self.end: datetime | None = None  # the window's end; lowered by `narrow` while the pages run
+        self.position: datetime | None = None  # the lower bound of the newest request
 
     def _add(self, cost: Cost) -> None:
         p = self._pending
@@ -69,11 +75,15 @@ class KeysetPager:
         rows, cost = self._fetch(lo, hi, position)
         self._add(cost)
         self._floor = lo
+        self.position = lo
         return rows
 
     def _take(self, rows: list[dict[str, Any]]) -> Page | None:
         new = []
+        end = self.end
         for r in rows:
+            if end is not None and (t := readable_time(r)) is not None and t >= end:
+                continue  # past a narrowed end: another stream's
             key = version_key(r)
             if key not in self._seen:
                 self._seen.add(key)
@@ -86,9 +96,12 @@ class KeysetPager:
         self._pending = Cost()
         return page
 
-    def pages(self, start: datetime, end: datetime) -> Iterator[Page]:
+    def pages(self, start: datetime, end: datetime) -> Generator[Page, None, None]:
         lo = start
-        while lo < end:
+        self.end = end if self.end is None else min(self.end, end)
+        self.position = start
+        while lo < self.end:
+            end = self.end
             rows = self._get(lo, end, None)
             page = self._take(rows)
             if page:
@@ -101,7 +114,9 @@ class KeysetPager:
             if nxt > lo:
                 lo = nxt
                 continue
-            hi = min(lo + timedelta(seconds=1), end)  # a whole page shares the second `lo`
+            hi = min(lo + timedelta(seconds=1), self.end)  # a whole page shares the second `lo`
+            if hi <= lo:
+                return
             yield from self._whole_second(lo, hi)
             lo = hi
 
@@ -133,3 +148,34 @@ class KeysetPager:
         raise RetryableError(f"{self.entity}: the records of second {to_qbo_literal(lo)} kept changing during "
                              f"{MAX_PASSES} passes of STARTPOSITION paging",
                              next_step="rerun the day later (`qbo-ingest retry-failed`)")
+
+
+class PageStream(Iterator[Page]):
+    """The pages of one window (an iterator), which the consumer may narrow while they run."""
+
+    def __init__(self, pager: KeysetPager, start: datetime, end: datetime) -> None:
+        self._pager = pager
+        pager.end = end
+        self._pages = pager.pages(start, end)
+        self.start = start
+
+    def __next__(self) -> Page:
+        return next(self._pages)
+
+    def close(self) -> None:
+        self._pages.close()
+
+    @property
+    def end(self) -> datetime:
+        assert self._pager.end is not None
+        return self._pager.end
+
+    @property
+    def position(self) -> datetime:
+        """Where the pager is: the lower bound of its newest request (records before it are yielded)."""
+        return self._pager.position or self.start
+
+    def narrow(self, end: datetime) -> None:
+        """Stop at `end` (a whole second) instead: later requests ask up to it, and records at or past it
+        are dropped, also from a request already in flight. Never widens."""
+        self._pager.end = min(self.end, end)

@@ -1,0 +1,106 @@
+"""What the streams of one run share besides the day book: the counts QBO gave for each run of days
+(the source check's), the COUNTs still on their way, and the pool new streams are handed to.
+
+No COUNT is sent before a run starts. Every run of days starts as one stream; its first page tells the
+rest: a short page is the whole answer (its length is the run's count, no COUNT needed), a full one
+asks QBO for `COUNT(*)` of the run while the stream goes on, and once the count is in, the stream
+hands the part of its window it has not reached to new streams when it holds more than a few pages
+(planning.split_rest). The count is then the run's source check (checks.source_checks).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from qbo_ingest.catalogue import Entity
+from qbo_ingest.pipeline.daybook import DayBook
+from qbo_ingest.pipeline.planning import Span
+from qbo_ingest.pipeline.source import Pages
+from qbo_ingest.records import Page
+
+RunKey = tuple[str, date, date]  # (entity, first day, last day) of a run of consecutive days
+
+
+def run_key(entity: Entity, span: Span) -> RunKey:
+    return (entity.name, span.days[0], span.days[-1])
+
+
+class _Unsent:
+    """The first page has not been asked for."""
+
+
+UNSENT = _Unsent()
+
+
+@dataclass
+class Head:
+    """A stream's pages, with the first one when it was fetched ahead: a Page, None (the answer was
+    empty) or the exception its request failed with."""
+
+    pages: Pages
+    first: Page | Exception | _Unsent | None = UNSENT
+
+    def full(self, page_size: int) -> bool:
+        """The first page came back full: the run holds more than one page."""
+        return isinstance(self.first, Page) and len(self.first.records) >= page_size
+
+    def rest(self) -> Iterator[Page]:
+        """Every page, the first one included; a failed first request raises here."""
+        try:
+            if isinstance(self.first, Exception):
+                raise self.first
+            if isinstance(self.first, Page):
+                yield self.first
+            yield from self.pages
+        finally:
+            self.pages.close()
+
+
+@dataclass
+class RunState:
+    """Thread-safe state of one `Engine.load_plan` run."""
+
+    run_id: str
+    book: DayBook = field(default_factory=DayBook)
+    counted: dict[RunKey, int | None] = field(default_factory=dict)  # what QBO said each run holds
+    _counts: ThreadPoolExecutor | None = None
+    _submit: Callable[[Entity, Span, int], Future[Any]] | None = None  # hands a new stream to the pool
+    futures: list[Future[Any]] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def counted_as(self, key: RunKey, n: int | None) -> None:
+        with self._lock:
+            self.counted[key] = n
+
+    def ask_count(self, fn: Callable[[], int]) -> Future[int]:
+        """Send a COUNT in the background (QBO's 10 in flight, not one of the streams' workers)."""
+        with self._lock:
+            if self._counts is None:
+                self._counts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qbo-count")
+            return self._counts.submit(fn)
+
+    def attach(self, submit: Callable[[Entity, Span, int], Future[Any]]) -> None:
+        self._submit = submit
+
+    def spawn(self, entity: Entity, span: Span, estimate: int) -> None:
+        """A new stream over `span` (about `estimate` requests), registered on its days before it is queued
+        (the stream handing the days over still holds them, so no day closes in between)."""
+        assert self._submit is not None, "spawn() needs a run whose pool is attached"
+        self.book.add(entity.name, span.days)
+        with self._lock:
+            self.futures.append(self._submit(entity, span, estimate))
+
+    def all_futures(self) -> list[Future[Any]]:
+        with self._lock:
+            return list(self.futures)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._counts = self._counts, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
