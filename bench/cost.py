@@ -6,7 +6,8 @@ Run: `python bench/cost.py [--repeat 3] [--before 64bdb02] [--dense-days 300] [-
 Each measurement runs in its own subprocess (`PYTHONPATH` = the `src/` of `git archive <before>` or of
 this checkout) against its own emulator process (latency 150 ms, QBO's throttles on; a fresh one per
 run, so no run inherits another's 500/min window) and its own fresh database on one embedded
-PostgreSQL. The emulator's days are generated before the clock starts (admin API, not metered).
+PostgreSQL, its tables made before the clock (what `db init` does once per deployment). The
+emulator's days are generated before the clock starts (admin API, not metered).
 Before and after alternate within each repeat; medians are printed.
 
 - sparse: Customer, Item, Vendor, Invoice, Payment, Bill x 365 days (2025, profile `sparse`),
@@ -84,6 +85,10 @@ def child(cfg: dict[str, Any]) -> dict[str, Any]:
     extra = cfg.get("backfill_kw") or {}
     import resource
 
+    from qbo_ingest import warehouse as wh
+
+    with wh.connect(cfg["env"]["QBO_DATABASE_URL"]) as conn:  # what `db init` does once per deployment
+        wh.ensure_schema(conn, ents)
     ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.monotonic()
     with wiring.engine(settings, concurrency=cfg["concurrency"], **(cfg.get("engine_kw") or {})) as eng:

@@ -85,10 +85,19 @@ class Engine:
         """A connection after the tables exist and the grants to load `entities` are checked; then the
         credentials: an AuthError (invalid_client, invalid_grant, no refresh token) stops the run here
         as one error, before any ledger row is written."""
-        with wh.connect(self.dsn) as conn:
-            wh.ensure_schema(conn, list(entities))
-            wh.check_grants(conn, list(entities))
-            self.client.ensure_token()
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="qbo-token") as pool, wh.connect(self.dsn) as conn:
+            # the token's round trip beside the database's checks, once its store exists (after `db init`)
+            token = pool.submit(self.client.ensure_token) if wh.state_ready(conn) else None
+            try:
+                wh.ensure_schema(conn, list(entities))
+                wh.check_grants(conn, list(entities))
+            finally:
+                if token is not None:
+                    wait([token])  # a database error comes first; the token request is never left running
+            if token is None:
+                self.client.ensure_token()
+            else:
+                token.result()
             self.budget.used_before = metered(wh.month_calls(conn))  # the app's month so far, every realm
             self.book_calls(conn)
             yield conn
@@ -162,6 +171,7 @@ class Engine:
                     self.budget.announced = True
                     log.warning("Run stopped before the budget was spent: %s; %d day(s) not loaded stay "
                                 "pending. Next: the same command with --resume", report.stopped, report.pending)
+            state.wait_counts()
             if self.source_checks:
                 report.source_mismatches = source_checks(self, plan, report, state.counted)
         finally:
@@ -235,7 +245,7 @@ class Engine:
         fetched = 0
         lg = log.getChild(entity.snake)
         split = None if state is None else Handover(entity, span, state, lambda: self.count(entity, span.window),
-                                                    self.page_size, self.workers)
+                                                    self.page_size, self.workers, mine)
 
         # A day that has not ended when the stream starts is loaded but never closed: QBO may still add
         # records to it, so it must not become `succeeded` (which --resume and retry-failed skip).
@@ -273,8 +283,6 @@ class Engine:
                     pages = head.pages
                     for page in prefetched(head.rest()):  # the next page is fetched while this one is upserted
                         requests += page.requests
-                        if split is not None and page.number == 1:
-                            split.first_page(len(page.records))
                         records = page.records if split is None else split.keep(page.records, pages, page.floor)
                         first_day = (_day(records[0], page.floor) if records else
                                      (mine[0] if mine else span.days[-1]))
@@ -290,14 +298,14 @@ class Engine:
                                     lg.warning("record outside %s attributed to %s", span.label, d)
                                     continue
                                 book.add_rows(name, d, n_fetched, upserted, res.escaped_by_day.get(d, 0))
-                        if split is not None:
-                            release(conn, split.poll(pages, fetched, mine))
+                        if split is not None and page.number == 1:
+                            release(conn, split.first_page(records, pages, fetched))
                         if records:
                             release_until(conn, _day(records[-1], page.floor))
                         if self._stop.is_set():
                             raise Interrupted()
                     if split is not None:
-                        split.poll(pages, fetched, mine, wait=True)
+                        split.done()
                     release_until(conn, None)
                 except (BudgetStop, CallLimitReached) as exc:  # the run stops: one line for the run
                     reason = redact(str(exc).split(". Next:")[0])

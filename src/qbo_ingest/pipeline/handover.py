@@ -1,22 +1,19 @@
-"""One stream's part in planning from the first page (runstate.py): count the run when its first page is
-full, and once QBO has answered, hand the part of the window the stream has not reached to new streams."""
+"""One stream's part in planning from the first page (runstate.py): a full first page hands the part of
+the window the stream has not reached to new streams, and has QBO count the run when the stream is done."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from qbo_ingest.catalogue import Entity
-from qbo_ingest.errors import BudgetStop, CallLimitReached, ConfigError
 from qbo_ingest.pipeline.planning import Span, hand_over
 from qbo_ingest.pipeline.runstate import RunState, run_key
 from qbo_ingest.pipeline.source import Pages
-from qbo_ingest.records import placed_time
-from qbo_ingest.redact import redact
+from qbo_ingest.records import placed_time, readable_time
 from qbo_ingest.windows import day_window
 
 log = logging.getLogger("qbo_ingest.backfill")
@@ -32,17 +29,38 @@ class Handover:
     count: Callable[[], int]  # COUNT(*) of the run (one request)
     page_size: int
     workers: int
-    _pending: Future[int] | None = None
+    _mine: list[date] = field(default_factory=list)  # the stream's days not yet released (its own list)
+    _full: bool = False
     narrowed: bool = False
     counts_sent: int = 0
 
-    def first_page(self, records: int) -> None:
-        """A short first page is the run's whole answer: its length is QBO's count. A full one: count."""
-        if records < self.page_size:
-            self.state.counted_as(run_key(self.entity, self.span), records)
-        else:
-            self._pending = self.state.ask_count(self.count)
-            self.counts_sent = 1
+    def first_page(self, page: list[dict[str, Any]], pages: Pages, fetched: int) -> list[date]:
+        """A short first page is the run's whole answer: its length is QBO's count. A full one tells the
+        run's density: the rest of the window goes to new streams at once, by an estimate from the time
+        the page covers (QBO counts the run when this stream is done: the source check's). The days this
+        stream no longer holds (released by the caller)."""
+        if len(page) < self.page_size:
+            self.state.counted_as(run_key(self.entity, self.span), len(page))
+            return []
+        self._full = True
+        w = self.span.window
+        last = readable_time(page[-1])
+        covered = (last - w.start).total_seconds() if last is not None else 0.0
+        whole = (w.end - w.start).total_seconds()
+        estimate = len(page) * whole / covered if covered > 0 else len(page) * self.workers * 5
+        new = hand_over(self.span, pages.position, max(int(estimate), fetched), page_size=self.page_size,
+                        max_streams=self.workers)
+        if not new:
+            return []
+        keep_end = new[0].window.start
+        pages.narrow(keep_end)
+        self.narrowed = True
+        share = int(estimate) // (len(new) + 1) // self.page_size + 1
+        for sp in new:
+            self.state.spawn(self.entity, sp, share)
+        log.info("%s %s: about %d record(s) by its first page; %d more stream(s) from %s", self.entity.name,
+                 self.span.label, int(estimate), len(new), new[0].label)
+        return [d for d in self._mine if day_window(d).start >= keep_end]
 
     def keep(self, records: list[dict[str, Any]], pages: Pages, floor: datetime | None) -> list[dict[str, Any]]:
         """The records of a page that are still this stream's (a narrowed stream drops what it handed over)."""
@@ -51,35 +69,17 @@ class Handover:
         end = pages.end
         return [r for r in records if placed_time(r, floor) < end]
 
-    def poll(self, pages: Pages, fetched: int, mine: list[date], *, wait: bool = False) -> list[date]:
-        """When the run's count is in: record it and hand the rest over; the days this stream no longer
-        holds (released by the caller). `wait`: the stream has ended, wait for the count (the source
-        check's)."""
-        fut = self._pending
-        if fut is None or not (wait or fut.done()):
-            return []
-        self._pending = None
-        try:
-            n = fut.result()
-        except (BudgetStop, CallLimitReached, ConfigError):
-            raise
-        except Exception as exc:  # only means no split, and a COUNT again for the source check
-            log.warning("%s %s: count failed (%s); fetching as one stream", self.entity.name, self.span.label,
-                        redact(str(exc)).splitlines()[0])
-            return []
-        self.state.counted_as(run_key(self.entity, self.span), n)
-        if wait:
-            return []
-        new = hand_over(self.span, pages.position, max(n, fetched), page_size=self.page_size,
-                        max_streams=self.workers)
-        if not new:
-            return []
-        keep_end = new[0].window.start
-        pages.narrow(keep_end)
-        self.narrowed = True
-        share = max(n, fetched) // (len(new) + 1) // self.page_size + 1
-        for sp in new:
-            self.state.spawn(self.entity, sp, share)
-        log.info("%s %s: %d record(s) by QBO's count; %d more stream(s) from %s", self.entity.name,
-                 self.span.label, n, len(new), new[0].label)
-        return [d for d in mine if day_window(d).start >= keep_end]
+    def done(self) -> None:
+        """This stream is through its part: a full first page asks QBO to count the run now (in the
+        background, beside the streams still running; the source check waits for it)."""
+        if not self._full:
+            return
+        self.counts_sent = 1
+        key = run_key(self.entity, self.span)
+
+        def count() -> int:
+            n = self.count()
+            self.state.counted_as(key, n)
+            return n
+
+        self.state.ask_count(count)

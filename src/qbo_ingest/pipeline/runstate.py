@@ -2,14 +2,16 @@
 (the source check's), the COUNTs still on their way, and the pool new streams are handed to.
 
 No COUNT is sent before a run starts. Every run of days starts as one stream; its first page tells the
-rest: a short page is the whole answer (its length is the run's count, no COUNT needed), a full one
-asks QBO for `COUNT(*)` of the run while the stream goes on, and once the count is in, the stream
-hands the part of its window it has not reached to new streams when it holds more than a few pages
-(planning.split_rest). The count is then the run's source check (checks.source_checks).
+rest: a short page is the whole answer (its length is the run's count, no COUNT needed); a full one
+gives the run's density (the time its 1000 records cover), and the stream hands the part of its window
+it has not reached to new streams when the run holds more than a few pages (planning.hand_over). When
+that stream is done, QBO counts the run in the background - late, where the requests per second have
+room beside the streams' last pages - and that count is the run's source check (checks.source_checks).
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -18,10 +20,14 @@ from datetime import date
 from typing import Any
 
 from qbo_ingest.catalogue import Entity
+from qbo_ingest.errors import BudgetStop, CallLimitReached
 from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.planning import Span
 from qbo_ingest.pipeline.source import Pages
 from qbo_ingest.records import Page
+from qbo_ingest.redact import redact
+
+log = logging.getLogger("qbo_ingest.backfill")
 
 RunKey = tuple[str, date, date]  # (entity, first day, last day) of a run of consecutive days
 
@@ -71,6 +77,7 @@ class RunState:
     _counts: ThreadPoolExecutor | None = None
     _submit: Callable[[Entity, Span, int], Future[Any]] | None = None  # hands a new stream to the pool
     futures: list[Future[Any]] = field(default_factory=list)
+    _asked: list[Future[int]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def counted_as(self, key: RunKey, n: int | None) -> None:
@@ -82,7 +89,21 @@ class RunState:
         with self._lock:
             if self._counts is None:
                 self._counts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qbo-count")
-            return self._counts.submit(fn)
+            fut = self._counts.submit(fn)
+            self._asked.append(fut)
+            return fut
+
+    def wait_counts(self) -> None:
+        """Wait for the COUNTs asked (a failed one is logged: the source check counts that run again)."""
+        with self._lock:
+            asked, self._asked = self._asked, []
+        for fut in asked:
+            try:
+                fut.result()
+            except (BudgetStop, CallLimitReached):  # the run was stopped: no check for it
+                continue
+            except Exception as exc:
+                log.warning("count failed (%s); the source check counts again", redact(str(exc)).splitlines()[0])
 
     def attach(self, submit: Callable[[Entity, Span, int], Future[Any]]) -> None:
         self._submit = submit

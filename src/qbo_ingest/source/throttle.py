@@ -62,7 +62,7 @@ class RateLimiter:
         # emulator's, which counted requests after its latency sleep in a busy event loop (it now
         # counts them on arrival, like QBO's edge; bench/README.md, dense throughput).
         rates = [
-            Rate(per_second, int(Duration.SECOND) + margin_ms),
+            Rate(per_second, int(Duration.SECOND) + 2 * margin_ms),
             Rate(per_minute, int(Duration.MINUTE) + 10 * margin_ms),
         ]
         # The bucket alone, not pyrate's `Limiter`: a Limiter starts a background leaker thread that trims

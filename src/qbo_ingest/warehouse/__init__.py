@@ -44,7 +44,7 @@ from qbo_ingest.warehouse.reports import (
     save_report,
     save_tieout,
 )
-from qbo_ingest.warehouse.schema import InitResult, ensure_reports_schema, ensure_schema, init_db
+from qbo_ingest.warehouse.schema import InitResult, ensure_reports_schema, ensure_schema, init_db, state_ready
 
 __all__ = [
     "RAW_SCHEMA",
@@ -87,6 +87,7 @@ __all__ = [
     "runs_recent",
     "save_report",
     "save_tieout",
+    "state_ready",
     "upsert_page",
     "watermark",
 ]

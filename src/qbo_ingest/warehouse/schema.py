@@ -136,6 +136,13 @@ def _absent_columns(conn: psycopg.Connection[Any]) -> list[str]:
     return [f"{STATE_SCHEMA}.{t}.{c}" for t, c in STATE_COLUMNS if t in tables and (t, c) not in have]
 
 
+def state_ready(conn: psycopg.Connection[Any]) -> bool:
+    """The state tables exist (the token store among them): `db init` or a first run has been. Leaves no
+    transaction open (a later `ensure_schema` commits its DDL for the other connections to see)."""
+    with conn.transaction():
+        return not _absent(conn, [])
+
+
 def _absent(conn: psycopg.Connection[Any], es: list[Entity]) -> list[str]:
     """Qualified names of the raw and state tables that do not exist yet (one catalogue query)."""
     wanted = [(RAW_SCHEMA, e.table) for e in es] + [(STATE_SCHEMA, t) for t in STATE_TABLES]
