@@ -259,8 +259,8 @@ class QboClient:
 
     def check_realm(self) -> None:
         """Check QBO_REALM_ID with one CompanyInfo request, once per process. A run whose first requests are
-        planning COUNTs skips it: QBO answers any request for a wrong realm with 403 ApplicationAuthorization-
-        Failed, raised as the same `ConfigError` (`_realm_refused`)."""
+        its first pages (or COUNTs) skips it: QBO answers any request for a wrong realm with 403
+        ApplicationAuthorizationFailed, raised as the same `ConfigError` (`_realm_refused`)."""
         key = (self.realm_id, self.oauth.client_id, self.base_url)
         if key not in _REALMS_OK:
             self.company_info()
