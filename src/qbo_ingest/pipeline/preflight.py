@@ -4,8 +4,8 @@ Without a request budget the first page of each run (the first 10 runs, QBO's 10
 at once (runstate.py: a run is counted only when its first page is full, and split while it runs).
 Under a budget (`--max-requests`, QBO_MONTHLY_CALL_BUDGET) every run is counted first instead, so
 each stream's cost is known before it starts and the run can stop between streams, the days left
-pending. Either way, when not one of these requests is answered (QBO unreachable, or refusing every
-request) the run stops here with the first error; a wrong QBO_REALM_ID (403) stops it at once.
+pending. When not one first page could reach QBO (connection, timeout, open breaker), or not one COUNT
+is answered, the run stops here with the first error; a wrong QBO_REALM_ID (403) stops it at once.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, TypeVar
 
 from qbo_ingest.catalogue import Entity
-from qbo_ingest.errors import BudgetStop, CallLimitReached, ConfigError
+from qbo_ingest.errors import BudgetStop, CallLimitReached, CircuitOpenError, ConfigError, RetriesExhausted
 from qbo_ingest.pipeline.planning import Span, split_run
 from qbo_ingest.pipeline.runstate import Head, RunKey, run_key
 from qbo_ingest.redact import redact
@@ -59,6 +59,15 @@ def _error(x: object) -> Exception | None:
     return x if isinstance(x, Exception) else None
 
 
+def _unreachable(x: object) -> Exception | None:
+    """The error when QBO could not be reached at all (connection, timeout, open breaker): a first page
+    QBO answered with an error (a 500 storm) fails its days in the ledger instead, as a later page would."""
+    if isinstance(x, CircuitOpenError):
+        return x
+    last = x.last if isinstance(x, RetriesExhausted) else x
+    return x if isinstance(x, Exception) and getattr(last, "kind", None) in ("connection", "timeout") else None
+
+
 def _guarded(fn: Callable[[], T]) -> T | Exception:
     try:
         return fn()
@@ -78,7 +87,7 @@ def first_pages(engine: Engine, spans: Sequence[tuple[Entity, Span]]) -> list[Jo
         got = _guarded(lambda: next(pages, None))
         return Head(pages, got)
 
-    heads = _each(ahead, first, lambda h: _error(h.first)) if ahead else []
+    heads = _each(ahead, first, lambda h: _unreachable(h.first)) if ahead else []
     jobs = [Job(e, span, heads[i] if i < len(heads) else None, 0 if i < len(heads) else 1, True)
             for i, (e, span) in enumerate(spans)]
     return sorted(jobs, key=lambda j: 0 if j.head is not None and j.head.full(engine.page_size) else 1)
