@@ -176,9 +176,11 @@ class AuthError(QboError):
 
 
 class CircuitOpenError(QboError):
-    """The shared circuit breaker is open after repeated failures: no request is sent until it half-opens."""
+    """The shared circuit breaker is open after repeated failures: no request is sent until it half-opens.
+    `unanswered`: not one of those failures got an HTTP answer (QBO could not be reached)."""
 
     next_step = "wait for the cool-down (QBO is failing or throttling), then rerun the failed windows"
+    unanswered: bool = False
 
 
 class RetriesExhausted(QboError):

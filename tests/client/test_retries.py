@@ -165,3 +165,20 @@ def test_invalid_grant_gives_the_one_clear_message(fake: FakeQbo, t: FakeTime) -
     assert INVALID_GRANT_MESSAGE in str(err.value)
     assert err.value.kind == "invalid_grant"
     assert "CANARY" not in str(err.value)
+
+
+@pytest.mark.parametrize("answered", [0, 1])
+def test_an_open_breaker_says_whether_qbo_answered_any_of_its_failures(answered):
+    """The run's preflight stops a run only when QBO could not be reached (pipeline/preflight.py): a
+    breaker opened by connection failures alone says so; one HTTP answer among them (a 500) says not."""
+    from qbo_ingest.errors import CircuitOpenError
+
+    breaker = CircuitBreaker(threshold=3, clock=lambda: 0.0)
+    for i in range(3):
+        breaker.record_failure(unanswered=i >= answered)
+    with pytest.raises(CircuitOpenError) as info:
+        breaker.before_request("query")
+    assert info.value.unanswered is (answered == 0)
+    breaker.record_success()
+    breaker.record_failure(unanswered=True)
+    assert breaker.state == "closed"  # one failure after a success: closed, and the count starts again

@@ -63,7 +63,7 @@ def _unreachable(x: object) -> Exception | None:
     """The error when QBO could not be reached at all (connection, timeout, open breaker): a first page
     QBO answered with an error (a 500 storm) fails its days in the ledger instead, as a later page would."""
     if isinstance(x, CircuitOpenError):
-        return x
+        return x if x.unanswered else None
     last = x.last if isinstance(x, RetriesExhausted) else x
     return x if isinstance(x, Exception) and getattr(last, "kind", None) in ("connection", "timeout") else None
 

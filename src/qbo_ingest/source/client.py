@@ -364,10 +364,10 @@ class QboClient:
                 resp = bodies.read_whole(self._http, url, params, {"Authorization": f"Bearer {token}"},
                                          timeout=self.response_timeout)
             except httpx.TimeoutException:
-                self.breaker.record_failure()
+                self.breaker.record_failure(unanswered=True)
                 raise RetryableError(f"QBO {what} timed out", kind="timeout") from None
             except httpx.TransportError as exc:
-                self.breaker.record_failure()
+                self.breaker.record_failure(unanswered=True)
                 raise RetryableError(
                     f"QBO {what} connection failed ({type(exc).__name__})", kind="connection"
                 ) from None

@@ -134,6 +134,7 @@ class CircuitBreaker:
         self._failures = 0
         self._opened_at: float | None = None
         self._trial_in_flight = False
+        self._answered = False  # one of the failures since the last success got an HTTP answer
         self.opened_count = 0
 
     def __repr__(self) -> str:
@@ -163,23 +164,28 @@ class CircuitBreaker:
                 return
             assert self._opened_at is not None
             remaining = max(0.0, self.cooldown_s - (self._clock() - self._opened_at))
-        raise CircuitOpenError(
-            f"circuit breaker open after {self.threshold} consecutive failed QBO requests; "
-            f"{what} not sent (half-opens in {remaining:.0f}s)",
-            kind="circuit_open",
-        )
+            err = CircuitOpenError(
+                f"circuit breaker open after {self.threshold} consecutive failed QBO requests; "
+                f"{what} not sent (half-opens in {remaining:.0f}s)",
+                kind="circuit_open",
+            )
+            err.unanswered = not self._answered
+        raise err
 
     def record_success(self) -> None:
         with self._lock:
             if self._opened_at is not None:
                 log.warning("Circuit breaker closed: trial request succeeded")
             self._failures = 0
+            self._answered = False
             self._opened_at = None
             self._trial_in_flight = False
 
-    def record_failure(self) -> None:
+    def record_failure(self, *, unanswered: bool = False) -> None:
+        """One failed request; `unanswered`: no HTTP answer came back (connection failure, timeout)."""
         with self._lock:
             self._failures += 1
+            self._answered = self._answered or not unanswered
             if self._trial_in_flight or (self._opened_at is None and self._failures >= self.threshold):
                 self._opened_at = self._clock()
                 self._trial_in_flight = False
