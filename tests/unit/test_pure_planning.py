@@ -136,3 +136,21 @@ def test_span_labels_and_windows() -> None:
     seven = day_slices(D0, 7)  # 86400 / 7 is not whole: cuts fall on whole seconds
     assert [int((s.window.start - day_window(D0).start).total_seconds()) for s in seven] == [
         0, 12342, 24685, 37028, 49371, 61714, 74057]
+
+
+@FAST
+@given(n_days=st.integers(1, 120), count=st.integers(0, 3_000_000), at=st.floats(0, 1), workers=st.integers(1, 10))
+def test_hand_over_gives_away_exactly_the_pieces_after_the_running_stream(n_days, count, at, workers):
+    """The pieces handed over are `split_run`'s pieces that start after the stream's position; with the
+    piece the stream is in they tile the run (nothing loaded twice, nothing left out)."""
+    from qbo_ingest.pipeline.planning import hand_over
+
+    run = Span(tuple(D0 + timedelta(days=i) for i in range(n_days)))
+    w = run.window
+    position = w.start + timedelta(seconds=int((w.end - w.start).total_seconds() * at * 0.999))
+    pieces = split_run(list(run.days), count=count, page_size=1000, max_streams=workers)
+    new = hand_over(run, position, count, page_size=1000, max_streams=workers)
+    assert new == pieces[len(pieces) - len(new):]
+    assert all(p.window.start > position for p in new)
+    kept = pieces[: len(pieces) - len(new)]
+    assert kept and kept[-1].window.start <= position < (new[0].window.start if new else w.end)
