@@ -85,7 +85,7 @@ class RunState:
             self.counted[key] = n
 
     def ask_count(self, fn: Callable[[], int]) -> Future[int]:
-        """Send a COUNT in the background (QBO's 10 in flight, not one of the streams' workers)."""
+        """Send a COUNT in the background (its own 4 threads, not one of the streams' workers)."""
         with self._lock:
             if self._counts is None:
                 self._counts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qbo-count")
