@@ -57,3 +57,15 @@ def test_a_narrowing_arriving_while_a_page_is_fetched_drops_its_records_past_the
     ids = [r["Id"] for p in stream for r in p.records]
     assert ids == [str(i) for i in range(13)]
     assert len(asked) == 2
+
+
+def test_the_pager_tells_the_requests_left_by_the_time_its_records_covered():
+    asked: list[tuple[datetime, datetime]] = []
+    pager = _source(asked)
+    stream = PageStream(pager, T0, T0 + timedelta(minutes=50))
+    stream.hint = 7
+    assert pager.pages_left(T0) == 7  # nothing received yet: the planner's estimate
+    next(stream)  # 10 records over minutes 0..9
+    lo = T0 + timedelta(minutes=9)
+    assert pager.pages_left(lo) == 1 + int(10 * 41 / 9 / 10)  # this request + about 41 minutes' worth
+    assert pager.pages_left(T0 + timedelta(minutes=50)) == 1

@@ -29,7 +29,6 @@ from qbo_ingest.pipeline.checks import source_checks
 from qbo_ingest.pipeline.daybook import DayBook, DayStats
 from qbo_ingest.pipeline.handover import Handover
 from qbo_ingest.pipeline.planning import Span, contiguous_runs
-from qbo_ingest.pipeline.prefetch import prefetched
 from qbo_ingest.pipeline.preflight import MAX_IN_FLIGHT, Job, counted_jobs, first_pages
 from qbo_ingest.pipeline.quality import QualityGateError, check_window
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
@@ -128,17 +127,20 @@ class Engine:
             jobs = counted_jobs(self, spans, state.counted)
         else:
             jobs = first_pages(self, spans)
-        for job in jobs:
-            state.book.add(job.entity.name, job.span.days)
-        with wh.connect(self.dsn) as conn:
-            wh.run_start(conn, run_id=report.run_id, command=command,
-                         entities=[e.name for e in plan], realm_id=self.realm_id)
-        self._stop.clear()
         try:
+            for job in jobs:
+                state.book.add(job.entity.name, job.span.days)
+            with wh.connect(self.dsn) as conn:
+                wh.run_start(conn, run_id=report.run_id, command=command,
+                             entities=[e.name for e in plan], realm_id=self.realm_id)
+            self._stop.clear()
             with wh.run_alive(self.dsn, report.run_id):  # released at the end, or by the server if we die
                 self._run_jobs(plan, jobs, state, report, t0)
         finally:
             state.close()
+            for job in jobs:  # the pages read ahead of a stream that never ran
+                if job.head is not None:
+                    job.head.close()
         report.outcomes.sort(key=lambda o: (o.entity, o.day))
         return report
 
@@ -146,7 +148,9 @@ class Engine:
                   state: RunState, report: RunReport, t0: float) -> None:
         interrupted = False
         pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo")
-        state.attach(lambda e, span, n: pool.submit(self.stream, e, span, report.run_id, state.book, estimate=n))
+        state.attach(lambda e, span, n, head: pool.submit(self.stream, e, span, report.run_id, state.book,
+                                                          estimate=n, head=head),
+                     lambda e, span: self._pages(e, span.window))
         try:
             for j in jobs:
                 state.futures.append(pool.submit(self.stream, j.entity, j.span, report.run_id, state.book,
@@ -216,6 +220,9 @@ class Engine:
     def workers(self) -> int:
         return max(1, min(self.concurrency, MAX_IN_FLIGHT))
 
+    def _pages(self, entity: Entity, window: Window) -> Any:
+        return self.client.pages(entity, window.start, window.end, page_size=self.page_size, keys_only=True)
+
     def count(self, entity: Entity, window: Window) -> int:
         return int(self.client.count(entity, window.start, window.end))
 
@@ -268,6 +275,9 @@ class Engine:
         def release_until(conn: Any, limit: date | None) -> None:
             release(conn, [d for d in mine if limit is None or d < limit])
 
+        # the next page is asked for now, beside the ledger rows (the first is here when fetched ahead)
+        reading = (head or Head(self._pages(entity, span.window))).read(now=not self._stop.is_set())
+        pages = reading.pages
         try:
             with wh.connect(self.dsn) as conn:
                 begin = [d for d in book.claim_begin(name, span.days) if d not in unended]
@@ -276,18 +286,16 @@ class Engine:
                 try:
                     if self._stop.is_set():
                         raise Interrupted()
-                    if head is None:
-                        window = span.window
-                        head = Head(self.client.pages(entity, window.start, window.end, page_size=self.page_size,
-                                                      keys_only=True))
-                    pages = head.pages
-                    for page in prefetched(head.rest()):  # the next page is fetched while this one is upserted
+                    for page in reading:  # the next page is fetched while this one is upserted
                         requests += page.requests
                         records = page.records if split is None else split.keep(page.records, pages, page.floor)
                         first_day = (_day(records[0], page.floor) if records else
                                      (mine[0] if mine else span.days[-1]))
                         tgt = first_day if first_day in span.days else span.days[-1]
                         book.add_requests(name, tgt, page.requests, page.retries, page.intuit_tid)
+                        handed: list[date] = []
+                        if split is not None and page.number == 1:  # planned before the upsert: sooner out
+                            handed = split.first_page(records, pages, len(records))
                         if records:
                             faultpoints.hit("fetch")
                             res = wh.upsert_page(conn, entity, self.realm_id, records, page_number=page.number,
@@ -298,8 +306,8 @@ class Engine:
                                     lg.warning("record outside %s attributed to %s", span.label, d)
                                     continue
                                 book.add_rows(name, d, n_fetched, upserted, res.escaped_by_day.get(d, 0))
-                        if split is not None and page.number == 1:
-                            release(conn, split.first_page(records, pages, fetched))
+                        if handed:
+                            release(conn, handed)
                         if records:
                             release_until(conn, _day(records[-1], page.floor))
                         if self._stop.is_set():
@@ -333,6 +341,8 @@ class Engine:
                     book.release(name, d)
                 mine.clear()
             raise
+        finally:
+            reading.close()
         return outcomes, requests + (split.counts_sent if split is not None else 0)
 
     def _leave_open(self, entity: Entity, d: date, st: DayStats, lg: logging.Logger) -> DayOutcome:

@@ -20,6 +20,7 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.errors import BudgetStop, CallLimitReached, CircuitOpenError, ConfigError, RetriesExhausted
 from qbo_ingest.pipeline.planning import Span, split_run
 from qbo_ingest.pipeline.runstate import Head, RunKey, run_key
+from qbo_ingest.records import Page
 from qbo_ingest.redact import redact
 
 if TYPE_CHECKING:
@@ -81,13 +82,24 @@ def first_pages(engine: Engine, spans: Sequence[tuple[Entity, Span]]) -> list[Jo
     """The jobs of an unbudgeted run, the first 10 with their first page (dense ones first)."""
     ahead = spans[:MAX_IN_FLIGHT]
 
+    started: list[Head] = []
+
     def first(e: Entity, span: Span) -> Head:
         w = span.window
         pages = engine.client.pages(e, w.start, w.end, page_size=engine.page_size, keys_only=True)
         got = _guarded(lambda: next(pages, None))
-        return Head(pages, got)
+        head = Head(pages, got)
+        if isinstance(got, Page):  # the run's next page goes out now, not when its stream starts
+            started.append(head)
+            head.read()
+        return head
 
-    heads = _each(ahead, first, lambda h: _unreachable(h.first)) if ahead else []
+    try:
+        heads = _each(ahead, first, lambda h: _unreachable(h.first)) if ahead else []
+    except BaseException:
+        for h in started:
+            h.close()
+        raise
     jobs = [Job(e, span, heads[i] if i < len(heads) else None, 0 if i < len(heads) else 1, True)
             for i, (e, span) in enumerate(spans)]
     return sorted(jobs, key=lambda j: 0 if j.head is not None and j.head.full(engine.page_size) else 1)

@@ -23,12 +23,14 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.errors import BudgetStop, CallLimitReached
 from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.planning import Span
+from qbo_ingest.pipeline.prefetch import prefetched
 from qbo_ingest.pipeline.source import Pages
 from qbo_ingest.records import Page
 from qbo_ingest.redact import redact
 
 log = logging.getLogger("qbo_ingest.backfill")
 
+SPARE_PAGES = 16
 RunKey = tuple[str, date, date]  # (entity, first day, last day) of a run of consecutive days
 
 
@@ -46,24 +48,61 @@ UNSENT = _Unsent()
 @dataclass
 class Head:
     """A stream's pages, with the first one when it was fetched ahead: a Page, None (the answer was
-    empty) or the exception its request failed with."""
+    empty), the exception its request failed with, or the Future of a request still on its way."""
 
     pages: Pages
-    first: Page | Exception | _Unsent | None = UNSENT
+    first: Page | Exception | _Unsent | Future[Page | None] | None = UNSENT
+    _reading: Reading | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def full(self, page_size: int) -> bool:
         """The first page came back full: the run holds more than one page."""
         return isinstance(self.first, Page) and len(self.first.records) >= page_size
 
-    def rest(self) -> Iterator[Page]:
-        """Every page, the first one included; a failed first request raises here."""
-        try:
-            if isinstance(self.first, Exception):
-                raise self.first
-            if isinstance(self.first, Page):
-                yield self.first
-            yield from self.pages
-        finally:
+    def read(self, *, now: bool = True, spare: threading.Semaphore | None = None) -> Reading:
+        """Every page, the first one included, each next one asked for while the one before is processed;
+        `now`: the next page's request goes out at once (the first is here already), not when the first
+        is taken. Once read, the same reading (`read` in the preflight starts it as the first page arrives)."""
+        first = self.first
+        if isinstance(first, Future):
+            try:
+                first = first.result()
+            except Exception as exc:  # raised by the reading, where the stream fails its days
+                first = exc
+        with self._lock:
+            if self._reading is None:
+                rest = None if isinstance(first, Exception) else prefetched(self.pages, spare=spare)
+                if rest is not None and now:
+                    rest.start()
+                self._reading = Reading(first, rest, self.pages)
+            return self._reading
+
+    def close(self) -> None:
+        """Stop reading (a stream that never ran: the run stopped)."""
+        (self._reading or Reading(None, None, self.pages)).close()
+
+
+class Reading:
+    """A stream's pages being read (`Head.read`); `close()` stops the reading wherever it is."""
+
+    def __init__(self, first: Page | Exception | _Unsent | None, rest: prefetched[Page] | None,
+                 pages: Pages) -> None:
+        self._first = first
+        self._rest = rest
+        self.pages = pages
+
+    def __iter__(self) -> Iterator[Page]:
+        if isinstance(self._first, Exception):
+            raise self._first
+        if isinstance(self._first, Page):
+            yield self._first
+        if self._rest is not None:
+            yield from self._rest
+
+    def close(self) -> None:
+        if self._rest is not None and self._rest.started:
+            self._rest.close()  # its reader closes the pages when it stops
+        else:
             self.pages.close()
 
 
@@ -75,7 +114,11 @@ class RunState:
     book: DayBook = field(default_factory=DayBook)
     counted: dict[RunKey, int | None] = field(default_factory=dict)  # what QBO said each run holds
     _counts: ThreadPoolExecutor | None = None
-    _submit: Callable[[Entity, Span, int], Future[Any]] | None = None  # hands a new stream to the pool
+    _heads: ThreadPoolExecutor | None = None
+    # pages the streams handed part of a run may read beyond their next one (about 1.7 MB each)
+    _spare: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(SPARE_PAGES), repr=False)
+    _submit: Callable[[Entity, Span, int, Head], Future[Any]] | None = None  # hands a new stream to the pool
+    _pages: Callable[[Entity, Span], Pages] | None = None  # a new stream's pager
     futures: list[Future[Any]] = field(default_factory=list)
     _asked: list[Future[int]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -105,16 +148,29 @@ class RunState:
             except Exception as exc:
                 log.warning("count failed (%s); the source check counts again", redact(str(exc)).splitlines()[0])
 
-    def attach(self, submit: Callable[[Entity, Span, int], Future[Any]]) -> None:
+    def attach(self, submit: Callable[[Entity, Span, int, Head], Future[Any]],
+               pages: Callable[[Entity, Span], Pages]) -> None:
         self._submit = submit
+        self._pages = pages
 
     def spawn(self, entity: Entity, span: Span, estimate: int) -> None:
         """A new stream over `span` (about `estimate` requests), registered on its days before it is queued
-        (the stream handing the days over still holds them, so no day closes in between)."""
-        assert self._submit is not None, "spawn() needs a run whose pool is attached"
+        (the stream handing the days over still holds them, so no day closes in between).
+
+        Its first page is asked for at once, on threads of its own (at most 4), and the next ones as they
+        arrive, not when a worker is free (up to SPARE_PAGES pages ahead in the run): the stream finds
+        them there (Head.read)."""
+        assert self._submit is not None and self._pages is not None, "spawn() needs an attached run"
         self.book.add(entity.name, span.days)
+        pages = self._pages(entity, span)
+        pages.hint = estimate
         with self._lock:
-            self.futures.append(self._submit(entity, span, estimate))
+            if self._heads is None:
+                self._heads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qbo-head")
+            head = Head(pages, self._heads.submit(next, pages, None))
+            head.first.add_done_callback(  # type: ignore[union-attr]
+                lambda f: None if f.cancelled() else head.read(spare=self._spare))
+            self.futures.append(self._submit(entity, span, estimate, head))
 
     def all_futures(self) -> list[Future[Any]]:
         with self._lock:
@@ -122,6 +178,7 @@ class RunState:
 
     def close(self) -> None:
         with self._lock:
-            pool, self._counts = self._counts, None
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
+            pools, self._counts, self._heads = (self._counts, self._heads), None, None
+        for pool in pools:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)

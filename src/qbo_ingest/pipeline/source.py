@@ -28,6 +28,8 @@ class Pages(Iterator[Page], Protocol):
         """Stop at `end` instead (records at or past it are dropped, also from a request in flight)."""
         ...
 
+    hint: int  # requests expected before the first page arrives: the longest streams' requests go first
+
     def close(self) -> None: ...
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -27,10 +28,13 @@ class KeysOnly(dict[str, Any]):
 
 
 def read_whole(http: httpx.Client, url: str, params: dict[str, str], headers: dict[str, str], *,
-               timeout: float) -> httpx.Response:
-    """GET with a deadline on the whole response, not only on each read (a trickling body times out)."""
+               timeout: float, on_answer: Callable[[], None] | None = None) -> httpx.Response:
+    """GET with a deadline on the whole response, not only on each read (a trickling body times out).
+    `on_answer`: called when the answer's status line and headers have arrived."""
     deadline = time.monotonic() + timeout
     with http.stream("GET", url, params=params, headers=headers) as r:
+        if on_answer is not None:
+            on_answer()
         chunks = []
         try:
             for chunk in r.iter_raw():

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from typing import Any
 
 import httpx
@@ -24,7 +25,6 @@ from qbo_ingest.catalogue import Entity
 from qbo_ingest.errors import (
     AuthError,
     CircuitOpenError,
-    ConfigError,
     FatalApiError,
     QboError,
     RetriesExhausted,
@@ -32,12 +32,12 @@ from qbo_ingest.errors import (
 )
 from qbo_ingest.records import Page, to_qbo_literal
 from qbo_ingest.settings import Settings
-from qbo_ingest.source import bodies, queries, retry
+from qbo_ingest.source import bodies, queries, retry, tls
 from qbo_ingest.source.auth.oauth import OAuthSession
 from qbo_ingest.source.auth.token_store import AccessToken, TokenStore
 from qbo_ingest.source.paging import Cost, KeysetPager, PageStream
 from qbo_ingest.source.queries import MAX_PAGE
-from qbo_ingest.source.responses import classify, is_realm_refusal
+from qbo_ingest.source.responses import classify, is_realm_refusal, realm_refused
 from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter, shared_limiter
 
 __all__ = ["MAX_PAGE", "ClientStats", "Page", "QboClient"]
@@ -113,7 +113,7 @@ class QboClient:
             transport=transport,
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={"Accept": "application/json", "User-Agent": "qbo-ingest"},
-            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16),
+            limits=httpx.Limits(max_connections=32, max_keepalive_connections=16), verify=tls.context(),
         )
         self.oauth = oauth or OAuthSession(
             settings.client_id,
@@ -195,7 +195,8 @@ class QboClient:
             # an entity wrapped under another key (CreditCardPayment -> CreditCardPaymentTxn) is parsed whole:
             # either key is then read, and the keys-only reading (source/bodies.py) never sees an empty page
             data, call = self._request("query", "query", {"query": stmt}, context=context,
-                                       keys_of=ent.name if keys_only and not ent.response_key else None)
+                                       keys_of=ent.name if keys_only and not ent.response_key else None,
+                                       priority=pager.pages_left(lo))
             qr = data.get("QueryResponse") or {}
             rows = qr.get(ent.name) or (qr.get(ent.response_key) if ent.response_key else None) or []
             if not isinstance(rows, list):
@@ -209,7 +210,8 @@ class QboClient:
                 raise FatalApiError(f"COUNT answer without totalCount for {ent.name}", context=context)
             return int(total), Cost(call.requests, call.retries, call.intuit_tid)
 
-        return PageStream(KeysetPager(ent.name, page_size, fetch, count), start, end)
+        pager = KeysetPager(ent.name, page_size, fetch, count)
+        return PageStream(pager, start, end)
 
     def count(self, entity: Entity | str, start: datetime, end: datetime) -> int:
         """`SELECT COUNT(*)` with the same WHERE as `pages` (one request)."""
@@ -260,18 +262,11 @@ class QboClient:
     def check_realm(self) -> None:
         """Check QBO_REALM_ID with one CompanyInfo request, once per process. A run whose first requests are
         its first pages (or COUNTs) skips it: QBO answers any request for a wrong realm with 403
-        ApplicationAuthorizationFailed, raised as the same `ConfigError` (`_realm_refused`)."""
+        ApplicationAuthorizationFailed, raised as the same `ConfigError` (`responses.realm_refused`)."""
         key = (self.realm_id, self.oauth.client_id, self.base_url)
         if key not in _REALMS_OK:
             self.company_info()
             _REALMS_OK.add(key)
-
-    def _realm_refused(self, exc: QboError) -> ConfigError:
-        return ConfigError(
-            f"QBO_REALM_ID={self.realm_id} is not a company these credentials can read (HTTP {exc.status}"
-            f"{', intuit_tid=' + exc.intuit_tid if exc.intuit_tid else ''})",
-            next_step="set QBO_REALM_ID to the company id `qbo-ingest auth` printed (QuickBooks: Settings > "
-            "Account and settings > Billing & subscription), or authorize that company with `qbo-ingest auth`")
 
     def company_info(self) -> dict[str, Any]:
         """The CompanyInfo object: a cheap call to check credentials and realm."""
@@ -291,10 +286,8 @@ class QboClient:
             cur = self._access
             if cur is not None and cur.value != stale and self._fresh(cur):
                 return cur.value
-            before = self._store
-            self._access = before.access_token(
-                self.realm_id, self.oauth, seed_refresh_token=self._seed, stale=stale
-            )
+            self._access = self._store.access_token(self.realm_id, self.oauth, seed_refresh_token=self._seed,
+                                                    stale=stale)
             self._count("token_refreshes", kind="token")
             return self._access.value
 
@@ -305,7 +298,8 @@ class QboClient:
 
     # -- one request with retries ---------------------------------------------------------------------
     def _request(
-        self, kind: str, path: str, params: dict[str, str], *, context: str | None, keys_of: str | None = None
+        self, kind: str, path: str, params: dict[str, str], *, context: str | None, keys_of: str | None = None,
+        priority: int = 0,
     ) -> tuple[dict[str, Any], _Call]:
         url = f"{self.base_url}/v3/company/{self.realm_id}/{path}"
         params = {**params, "minorversion": MINOR_VERSION}
@@ -330,7 +324,7 @@ class QboClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(kind, url, params, call, what), call
+                    return self._attempt(kind, url, params, call, what, priority), call
         except RetryableError as exc:
             err = RetriesExhausted(
                 f"QBO {what} failed after {self.max_retries} retries ({call.requests} requests); "
@@ -350,34 +344,36 @@ class QboClient:
             raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _attempt(self, kind: str, url: str, params: dict[str, str], call: _Call, what: str) -> dict[str, Any]:
+    def _attempt(self, kind: str, url: str, params: dict[str, str], call: _Call, what: str,
+                 priority: int = 0) -> dict[str, Any]:
         stale: str | None = None
         for auth_try in range(2):
             token = self._token(stale)
             self.breaker.before_request(what)
             if self.meter is not None:  # before the limiter: a spent budget does not wait for a slot
                 self.meter(kind, 1)
-            self.limiter.acquire(self.realm_id)
+            slot = self.limiter.slot(self.realm_id, priority=priority)
             call.requests += 1
             self._count("requests", kind=kind)
             try:
                 resp = bodies.read_whole(self._http, url, params, {"Authorization": f"Bearer {token}"},
-                                         timeout=self.response_timeout)
+                                         timeout=self.response_timeout, on_answer=partial(self.limiter.answered, slot))
             except httpx.TimeoutException:
                 self.breaker.record_failure(unanswered=True)
                 raise RetryableError(f"QBO {what} timed out", kind="timeout") from None
             except httpx.TransportError as exc:
                 self.breaker.record_failure(unanswered=True)
-                raise RetryableError(
-                    f"QBO {what} connection failed ({type(exc).__name__})", kind="connection"
-                ) from None
+                failed = f"QBO {what} connection failed ({type(exc).__name__})"
+                raise RetryableError(failed, kind="connection") from None
+            finally:
+                self.limiter.closed(slot)
             tid = resp.headers.get("intuit_tid")
             call.intuit_tid = tid
             try:
                 outcome = classify(resp, what, breaker=self.breaker, count=self._count, keys_of=call.keys_of)
             except FatalApiError as exc:
                 if exc.status == 403 and is_realm_refusal(resp):
-                    raise self._realm_refused(exc) from None
+                    raise realm_refused(self.realm_id, exc) from None
                 raise
             if outcome == "auth":
                 self.breaker.record_neutral()

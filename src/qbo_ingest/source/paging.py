@@ -62,6 +62,17 @@ class KeysetPager:
         self._floor: datetime | None = None
         self.end: datetime | None = None  # the window's end; lowered by `narrow` while the pages run
         self.position: datetime | None = None  # the lower bound of the newest request
+        self.start: datetime | None = None
+        self.rows = 0  # records received so far (versions already seen included)
+        self.hint = 0  # pages expected before the first one arrives (the planner's estimate)
+
+    def pages_left(self, lo: datetime) -> int:
+        """About how many requests the window still needs from `lo` on (this one included), by the time
+        the records received so far covered: the rate limiter serves the longest stream first."""
+        if self.rows == 0 or self.start is None or self.end is None or lo <= self.start:
+            return self.hint
+        covered = (lo - self.start).total_seconds()
+        return 1 + int(self.rows * max((self.end - lo).total_seconds(), 0.0) / covered / self.page_size)
 
     def _add(self, cost: Cost) -> None:
         p = self._pending
@@ -73,6 +84,7 @@ class KeysetPager:
 
     def _get(self, lo: datetime, hi: datetime, position: int | None) -> list[dict[str, Any]]:
         rows, cost = self._fetch(lo, hi, position)
+        self.rows += len(rows)
         self._add(cost)
         self._floor = lo
         self.position = lo
@@ -99,7 +111,7 @@ class KeysetPager:
     def pages(self, start: datetime, end: datetime) -> Generator[Page, None, None]:
         lo = start
         self.end = end if self.end is None else min(self.end, end)
-        self.position = start
+        self.position = self.start = start
         while lo < self.end:
             end = self.end
             rows = self._get(lo, end, None)
@@ -179,3 +191,12 @@ class PageStream(Iterator[Page]):
         """Stop at `end` (a whole second) instead: later requests ask up to it, and records at or past it
         are dropped, also from a request already in flight. Never widens."""
         self._pager.end = min(self.end, end)
+
+    @property
+    def hint(self) -> int:
+        """The requests expected before the first page arrives (orders the rate limiter's queue)."""
+        return self._pager.hint
+
+    @hint.setter
+    def hint(self, n: int) -> None:
+        self._pager.hint = n

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from qbo_ingest.errors import CallLimitReached, FatalApiError, RetryableError
+from qbo_ingest.errors import CallLimitReached, ConfigError, FatalApiError, QboError, RetryableError
 from qbo_ingest.redact import redact
 from qbo_ingest.source import bodies
 from qbo_ingest.source.throttle import CircuitBreaker
@@ -35,6 +35,15 @@ def parse_fault(data: Any) -> tuple[str, str, str] | None:
         code = code or str(err.get("code") or err.get("Code") or "")
         parts.append(f"{msg}: {detail}" if detail and detail != msg else str(msg))
     return str(fault.get("type") or fault.get("Type") or ""), code, "; ".join(parts) or "no message"
+
+
+def realm_refused(realm_id: str, exc: QboError) -> ConfigError:
+    """The one error for a wrong QBO_REALM_ID (a 403 `is_realm_refusal` answer)."""
+    return ConfigError(
+        f"QBO_REALM_ID={realm_id} is not a company these credentials can read (HTTP {exc.status}"
+        f"{', intuit_tid=' + exc.intuit_tid if exc.intuit_tid else ''})",
+        next_step="set QBO_REALM_ID to the company id `qbo-ingest auth` printed (QuickBooks: Settings > "
+        "Account and settings > Billing & subscription), or authorize that company with `qbo-ingest auth`")
 
 
 def is_realm_refusal(resp: httpx.Response) -> bool:

@@ -1,10 +1,10 @@
 """Client-side rate limit and the circuit breaker shared by all workers of a run.
 
-QBO allows 500 requests/minute and 10/second per company and app. `RateLimiter` (pyrate-limiter 3,
-in-memory bucket) blocks a request until it fits both rates, so the pipeline itself never causes a
-429. One limiter per realm is shared by every thread of the process (`shared_limiter`). Processes do
-not share it: two processes on one realm must each be given half the rate (`RateLimiter(per_minute=250,
-per_second=5)`).
+QBO allows 500 requests/minute and 10/second per company and app. `RateLimiter` blocks a request
+until it fits both rates (the second's window follows the answers' round trips, the minute's is a
+pyrate-limiter 3 in-memory bucket), so the pipeline itself never causes a 429. One limiter per realm
+is shared by every thread of the process (`shared_limiter`). Processes do not share it: two processes
+on one realm must each be given half the rate (`RateLimiter(per_minute=250, per_second=5)`).
 
 `CircuitBreaker` stops every request after N consecutive failed requests across all workers, until a
 cool-down has passed; then one trial request closes it again or re-opens it. Clock and sleep are
@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from pyrate_limiter import AbstractClock, Duration, InMemoryBucket, Rate, RateItem
 
@@ -38,8 +39,27 @@ class _FnClock(AbstractClock):
         return int(self._clock() * 1000)
 
 
+@dataclass
+class Slot:
+    """One request's place in the per-second window: from its send until QBO can no longer count its
+    arrival in the same second as a new request's (`RateLimiter` computes when)."""
+
+    sent: float
+    answered_at: float | None = None  # its answer arrived (any HTTP status)
+    closed_at: float | None = None  # the request ended without an answer (connection failure, timeout)
+
+
 class RateLimiter:
-    """Blocking acquire under QBO's per-realm limits; thread-safe."""
+    """Blocking acquire under QBO's per-realm limits; thread-safe.
+
+    The second's window follows the answers. QBO counts a request when it arrives, which the client
+    never sees; it does see the round trip. A request whose answer came `d` later than the fastest round
+    trip of the run may have arrived up to `d` late, so its second is held `d` longer: a request QBO's edge
+    or a busy server took late does not let the tenth request after it arrive in the same second. One
+    answered at the fastest round trip frees its place 1 s + `margin_ms` after it was sent; a request in
+    flight holds its place until it ends, one without an answer (timeout, connection failure) until 1 s +
+    the margin after it ended. The minute (pyrate-limiter bucket) is a fixed window, 1 s longer than QBO's.
+    """
 
     def __init__(
         self,
@@ -48,28 +68,25 @@ class RateLimiter:
         per_second: int = QBO_PER_SECOND,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        margin_ms: int = 100,
+        margin_ms: int = 50,
     ) -> None:
         self.per_minute = per_minute
         self.per_second = per_second
+        self._now = clock
         self._clock = _FnClock(clock)
         self._sleep = sleep
-        # Windows a little longer than QBO's (1.2 s, 61 s): requests sent exactly at the limit can
-        # arrive closer together than they left (network jitter) and be counted over it by QBO.
-        # The second's window gets twice the margin: 10 per 1.2 s is still above 500 per 61 s, so it
-        # costs nothing against the minute quota. The minute's margin is 1 s (1.6% of the quota): the
-        # 62 s of earlier releases cost 3%, and the 429s a 61 s window drew in dense runs were the
-        # emulator's, which counted requests after its latency sleep in a busy event loop (it now
-        # counts them on arrival, like QBO's edge; bench/README.md, dense throughput).
-        rates = [
-            Rate(per_second, int(Duration.SECOND) + 2 * margin_ms),
-            Rate(per_minute, int(Duration.MINUTE) + 10 * margin_ms),
-        ]
+        self._second = 1.0 + margin_ms / 1000
+        # The minute's margin is 1 s (1.6% of the quota): the 429s a 61 s window drew in dense runs were the
+        # emulator's, which counted requests after its latency sleep in a busy event loop (it now counts
+        # them on arrival, like QBO's edge; bench/README.md, dense throughput).
         # The bucket alone, not pyrate's `Limiter`: a Limiter starts a background leaker thread that trims
         # the bucket's items while a request thread appends to them; under load that interleaving left the
         # items out of order and `binary_search` looping forever (a CI run hung in the 600-request test).
         # Here every put, wait and trim happens under one lock.
-        self._bucket = InMemoryBucket(rates)
+        self._bucket = InMemoryBucket([Rate(per_minute, int(Duration.MINUTE) + int(Duration.SECOND))])
+        self._slots: list[Slot] = []  # the per-second window's places, oldest first
+        self._fastest: float | None = None  # the fastest round trip answered so far
+        self._waiting: dict[object, int] = {}  # the requests waiting for a slot, by priority
         self._lock = threading.Lock()
         self.waited_s = 0.0
         self.acquired = 0
@@ -77,22 +94,80 @@ class RateLimiter:
     def __repr__(self) -> str:
         return f"RateLimiter(per_minute={self.per_minute}, per_second={self.per_second})"
 
-    def acquire(self, name: str = "qbo") -> float:
-        """Block until one request fits; return the seconds waited. Sleep is ours (injectable)."""
-        waited = 0.0
-        while True:
-            with self._lock:
-                now = self._clock.now()
-                self._bucket.leak(now)
-                if self._bucket.put(RateItem(name, now)):
-                    self.acquired += 1
-                    self.waited_s += waited
-                    return waited
-                delay_ms = self._bucket.waiting(RateItem(name, now))
+    def _frees_at(self, s: Slot) -> float | None:
+        """When `s` no longer counts in the per-second window (None: in flight, unknown yet)."""
+        if s.answered_at is not None:
+            late = (s.answered_at - s.sent) - (self._fastest or 0.0)  # >= 0: how late it may have arrived
+            return s.sent + late + self._second
+        if s.closed_at is not None:
+            return s.closed_at + self._second
+        return None
+
+    def _take(self, name: str) -> tuple[Slot | None, float]:
+        """A slot now, or None and the seconds to wait before asking again."""
+        now = self._now()
+        frees = [(self._frees_at(s), s) for s in self._slots]
+        live = [(t, s) for t, s in frees if t is None or t > now]
+        self._slots = [s for _, s in live]
+        if len(live) >= self.per_second:
+            ends = sorted(t for t, _ in live if t is not None)
+            need = len(live) - self.per_second + 1  # places that must free up
+            delay = ends[need - 1] - now if len(ends) >= need else 0.01
+            # a request in flight may free its place sooner once answered: look again soon
+            return None, min(delay, 0.02) if len(ends) < len(live) else delay
+        ms = self._clock.now()
+        self._bucket.leak(ms)
+        if not self._bucket.put(RateItem(name, ms)):
+            delay_ms = self._bucket.waiting(RateItem(name, ms))
             assert isinstance(delay_ms, int)  # in-memory bucket: never awaitable
-            delay = max(delay_ms, 1) / 1000 + 0.005
-            self._sleep(delay)
-            waited += delay
+            return None, max(delay_ms, 1) / 1000
+        slot = Slot(now)
+        self._slots.append(slot)
+        return slot, 0.0
+
+    def slot(self, name: str = "qbo", *, priority: int = 0) -> Slot:
+        """Block until one request fits; the caller reports its end (`answered` / `closed`). While requests
+        of a higher `priority` wait (a stream with more pages left), this one waits behind them."""
+        waited = 0.0
+        me = object()
+        with self._lock:
+            self._waiting[me] = priority
+        try:
+            while True:
+                with self._lock:
+                    got, delay = (None, 0.0) if max(self._waiting.values()) > priority else self._take(name)
+                    if got is not None:
+                        self.acquired += 1
+                        self.waited_s += waited
+                        return got
+                delay += 0.005
+                self._sleep(delay)
+                waited += delay
+        finally:
+            with self._lock:
+                del self._waiting[me]
+
+    def answered(self, slot: Slot) -> None:
+        """The request's answer arrived now (any HTTP status): its round trip places its arrival."""
+        with self._lock:
+            now = self._now()
+            slot.answered_at = now
+            rtt = now - slot.sent
+            self._fastest = rtt if self._fastest is None else min(self._fastest, rtt)
+
+    def closed(self, slot: Slot) -> None:
+        """The request ended; without an answer it may have arrived at any time up to now."""
+        with self._lock:
+            if slot.answered_at is None and slot.closed_at is None:
+                slot.closed_at = self._now()
+
+    def acquire(self, name: str = "qbo") -> float:
+        """Block until one request fits and count it as sent now and answered at once; the seconds waited."""
+        before = self.waited_s
+        s = self.slot(name)
+        with self._lock:
+            s.answered_at = s.sent + (self._fastest or 0.0)
+        return self.waited_s - before
 
 
 class NoLimit:
@@ -103,6 +178,15 @@ class NoLimit:
 
     def acquire(self, name: str = "qbo") -> float:
         return 0.0
+
+    def slot(self, name: str = "qbo", *, priority: int = 0) -> Slot:
+        return Slot(0.0)
+
+    def answered(self, slot: Slot) -> None:
+        pass
+
+    def closed(self, slot: Slot) -> None:
+        pass
 
 
 _shared: dict[str, RateLimiter] = {}

@@ -22,6 +22,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait
 
 from qbo_ingest.errors import INVALID_GRANT_MESSAGE, AuthError, RetryableError
 from qbo_ingest.redact import redact, register_secret
+from qbo_ingest.source import tls
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +84,7 @@ class OAuthSession:
             scope=SCOPE,
             timeout=timeout,
             transport=transport,
+            verify=tls.context(),
         )
         self._last_tid: str | None = None
         # Called with the grant ("refresh", "code") before each request to the token endpoint: the
