@@ -34,7 +34,7 @@ from qbo_ingest.pipeline.quality import QualityGateError, check_window
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
 from qbo_ingest.pipeline.runstate import Head, RunState
 from qbo_ingest.pipeline.source import Source
-from qbo_ingest.records import placed_time
+from qbo_ingest.records import Page, placed_time
 from qbo_ingest.redact import redact
 from qbo_ingest.warehouse.ledger import RunStatus, Status
 from qbo_ingest.warehouse.meter import metered
@@ -77,6 +77,12 @@ class Engine:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # Set on Ctrl-C: every stream stops before its next request, no queued stream starts.
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+    # `concurrency` places for the database work of the streams: a stream waiting for its next page
+    # holds none, so up to MAX_IN_FLIGHT streams read while `concurrency` of them write.
+    _writing: threading.Semaphore = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._writing = threading.Semaphore(self.workers)
 
     # ---------------------------------------------------------------- preflight
     @contextmanager
@@ -147,7 +153,7 @@ class Engine:
     def _run_jobs(self, plan: dict[Entity, list[date]], jobs: list[Job],
                   state: RunState, report: RunReport, t0: float) -> None:
         interrupted = False
-        pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="qbo")
+        pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="qbo")
         state.attach(lambda e, span, n, head: pool.submit(self.stream, e, span, report.run_id, state.book,
                                                           estimate=n, head=head),
                      lambda e, span: self._pages(e, span.window))
@@ -278,6 +284,7 @@ class Engine:
         # the next page is asked for now, beside the ledger rows (the first is here when fetched ahead)
         reading = (head or Head(self._pages(entity, span.window))).read(now=not self._stop.is_set())
         pages = reading.pages
+        self._writing.acquire()
         try:
             with wh.connect(self.dsn) as conn:
                 begin = [d for d in book.claim_begin(name, span.days) if d not in unended]
@@ -286,7 +293,10 @@ class Engine:
                 try:
                     if self._stop.is_set():
                         raise Interrupted()
-                    for page in reading:  # the next page is fetched while this one is upserted
+                    read = iter(reading)
+                    while (page := self._next(read)) is not None:  # the next page comes while this one is upserted
+                        if split is not None and (page.last or reading.exhausted):  # QBO counts meanwhile
+                            split.done()
                         requests += page.requests
                         records = page.records if split is None else split.keep(page.records, pages, page.floor)
                         first_day = (_day(records[0], page.floor) if records else
@@ -342,8 +352,17 @@ class Engine:
                 mine.clear()
             raise
         finally:
+            self._writing.release()
             reading.close()
         return outcomes, requests + (split.counts_sent if split is not None else 0)
+
+    def _next(self, read: Iterator[Page]) -> Page | None:
+        """The stream's next page (None: no more), waited for without holding a writer's place."""
+        self._writing.release()
+        try:
+            return next(read, None)
+        finally:
+            self._writing.acquire()
 
     def _leave_open(self, entity: Entity, d: date, st: DayStats, lg: logging.Logger) -> DayOutcome:
         lg.info("%s %s has not ended (UTC): %d record(s) so far loaded; the day is not closed in the ledger "

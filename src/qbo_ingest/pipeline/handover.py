@@ -70,9 +70,10 @@ class Handover:
         return [r for r in records if placed_time(r, floor) < end]
 
     def done(self) -> None:
-        """This stream is through its part: a full first page asks QBO to count the run now (in the
-        background, beside the streams still running; the source check waits for it)."""
-        if not self._full:
+        """This stream's pages have all arrived: a full first page asks QBO to count the run now (once; in
+        the background, beside the streams still running; the source check waits for it, and counts
+        again after the run when the two disagree)."""
+        if not self._full or self.counts_sent:
             return
         self.counts_sent = 1
         key = run_key(self.entity, self.span)

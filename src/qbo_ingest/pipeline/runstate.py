@@ -5,7 +5,7 @@ No COUNT is sent before a run starts. Every run of days starts as one stream; it
 rest: a short page is the whole answer (its length is the run's count, no COUNT needed); a full one
 gives the run's density (the time its 1000 records cover), and the stream hands the part of its window
 it has not reached to new streams when the run holds more than a few pages (planning.hand_over). When
-that stream is done, QBO counts the run in the background - late, where the requests per second have
+that stream's pages have all arrived, QBO counts the run in the background - late, where the requests per second have
 room beside the streams' last pages - and that count is the run's source check (checks.source_checks).
 """
 
@@ -98,6 +98,11 @@ class Reading:
             yield self._first
         if self._rest is not None:
             yield from self._rest
+
+    @property
+    def exhausted(self) -> bool:
+        """Every page has arrived (the last ones may not be processed yet)."""
+        return self._rest is None or self._rest.exhausted
 
     def close(self) -> None:
         if self._rest is not None and self._rest.started:
