@@ -107,5 +107,3 @@ class Page:
     # The records hold only `Id` and `MetaData.LastUpdatedTime`; the payloads are in `body`
     # (QboClient.pages(keys_only=True), source/bodies.py).
     keys_only: bool = field(default=False, compare=False)
-    # QBO answered with less than a page: no page of this window follows.
-    last: bool = field(default=False, compare=False)

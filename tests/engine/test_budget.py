@@ -54,7 +54,8 @@ def _range(*extra: str) -> list[str]:
 
 
 def _metered(counters: dict[str, int]) -> int:
-    return counters.get("query", 0) + counters.get("count", 0)
+    """What QBO meters: queries, COUNTs and batch items (the runs' COUNTs sent together)."""
+    return counters.get("query", 0) + counters.get("count", 0) + counters.get("batch_items", 0)
 
 
 def _truth(emu: Emulator, name: str) -> dict[str, Any]:

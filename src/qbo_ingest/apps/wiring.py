@@ -26,7 +26,7 @@ def engine(settings: Settings, *, concurrency: int = 4, page_size: int = 1000, s
     conninfo = dsn or settings.dsn()
     budget = CallBudget(max_requests=max_requests, monthly_budget=settings.monthly_call_budget)
     store = PostgresTokenStore(conninfo, key_material=settings.token_key_material())
-    client = QboClient(settings, token_store=store, meter=budget.on_call)
+    client = QboClient(settings, token_store=store, meter=budget.on_call, max_in_flight=concurrency)
     eng = Engine(client=client, dsn=conninfo, realm_id=settings.realm_id or "", page_size=page_size,
                  concurrency=concurrency, source_checks=source_checks, on_day=on_day, budget=budget)
     try:

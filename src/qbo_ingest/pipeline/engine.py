@@ -156,7 +156,8 @@ class Engine:
         pool = ThreadPoolExecutor(max_workers=MAX_IN_FLIGHT, thread_name_prefix="qbo")
         state.attach(lambda e, span, n, head: pool.submit(self.stream, e, span, report.run_id, state.book,
                                                           estimate=n, head=head),
-                     lambda e, span: self._pages(e, span.window))
+                     lambda e, span: self._pages(e, span.window), self._counts,
+                     owed=sum(1 for j in jobs if j.plans_itself and j.head is not None and j.head.full(self.page_size)))
         try:
             for j in jobs:
                 state.futures.append(pool.submit(self.stream, j.entity, j.span, report.run_id, state.book,
@@ -232,6 +233,12 @@ class Engine:
     def count(self, entity: Entity, window: Window) -> int:
         return int(self.client.count(entity, window.start, window.end))
 
+    def _counts(self, asked: list[tuple[Entity, Span]]) -> list[int | Exception]:
+        """COUNT(*) of each run: a lone one as a query, several as one batch request."""
+        if len(asked) == 1:
+            return [self.count(asked[0][0], asked[0][1].window)]
+        return list(self.client.counts([(e, sp.window.start, sp.window.end) for e, sp in asked]))
+
     def stream(self, entity: Entity, span: Span, run_id: str, book: DayBook, *, estimate: int = 1,
                head: Head | None = None, state: RunState | None = None) -> tuple[list[DayOutcome], int]:
         """Fetch one span (whole days or a time slice) page by page; release each day once the stream
@@ -257,8 +264,7 @@ class Engine:
         requests = 0
         fetched = 0
         lg = log.getChild(entity.snake)
-        split = None if state is None else Handover(entity, span, state, lambda: self.count(entity, span.window),
-                                                    self.page_size, self.workers, mine)
+        split = None if state is None else Handover(entity, span, state, self.page_size, self.workers, mine)
 
         # A day that has not ended when the stream starts is loaded but never closed: QBO may still add
         # records to it, so it must not become `succeeded` (which --resume and retry-failed skip).
@@ -295,8 +301,6 @@ class Engine:
                         raise Interrupted()
                     read = iter(reading)
                     while (page := self._next(read)) is not None:  # the next page comes while this one is upserted
-                        if split is not None and (page.last or reading.exhausted):  # QBO counts meanwhile
-                            split.done()
                         requests += page.requests
                         records = page.records if split is None else split.keep(page.records, pages, page.floor)
                         first_day = (_day(records[0], page.floor) if records else
@@ -322,8 +326,6 @@ class Engine:
                             release_until(conn, _day(records[-1], page.floor))
                         if self._stop.is_set():
                             raise Interrupted()
-                    if split is not None:
-                        split.done()
                     release_until(conn, None)
                 except (BudgetStop, CallLimitReached) as exc:  # the run stops: one line for the run
                     reason = redact(str(exc).split(". Next:")[0])

@@ -1,10 +1,9 @@
 """One stream's part in planning from the first page (runstate.py): a full first page hands the part of
-the window the stream has not reached to new streams, and has QBO count the run when the stream is done."""
+the window the stream has not reached to new streams, and asks QBO to count the run (counting.py)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -26,7 +25,6 @@ class Handover:
     entity: Entity
     span: Span
     state: RunState
-    count: Callable[[], int]  # COUNT(*) of the run (one request)
     page_size: int
     workers: int
     _mine: list[date] = field(default_factory=list)  # the stream's days not yet released (its own list)
@@ -37,12 +35,15 @@ class Handover:
     def first_page(self, page: list[dict[str, Any]], pages: Pages, fetched: int) -> list[date]:
         """A short first page is the run's whole answer: its length is QBO's count. A full one tells the
         run's density: the rest of the window goes to new streams at once, by an estimate from the time
-        the page covers (QBO counts the run when this stream is done: the source check's). The days this
-        stream no longer holds (released by the caller)."""
+        the page covers, and QBO is asked to count the run (the source check's). The days this stream no
+        longer holds (released by the caller)."""
         if len(page) < self.page_size:
             self.state.counted_as(run_key(self.entity, self.span), len(page))
             return []
         self._full = True
+        self.counts_sent = 1  # QBO counts the run now, with the other runs' counts (counting.py)
+        if self.state.counts is not None:
+            self.state.counts.ask(self.entity, self.span)
         w = self.span.window
         last = readable_time(page[-1])
         covered = (last - w.start).total_seconds() if last is not None else 0.0
@@ -68,19 +69,3 @@ class Handover:
             return records
         end = pages.end
         return [r for r in records if placed_time(r, floor) < end]
-
-    def done(self) -> None:
-        """This stream's pages have all arrived: a full first page asks QBO to count the run now (once; in
-        the background, beside the streams still running; the source check waits for it, and counts
-        again after the run when the two disagree)."""
-        if not self._full or self.counts_sent:
-            return
-        self.counts_sent = 1
-        key = run_key(self.entity, self.span)
-
-        def count() -> int:
-            n = self.count()
-            self.state.counted_as(key, n)
-            return n
-
-        self.state.ask_count(count)

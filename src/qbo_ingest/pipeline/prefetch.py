@@ -37,7 +37,6 @@ class prefetched(Generic[T]):  # used like a function: `for page in prefetched(p
         self._slot = threading.Semaphore(1)  # the producer may fetch one item the consumer has not taken
         self._spare = spare
         self._stop = threading.Event()
-        self._ended = threading.Event()  # the source has no item left (the ones read may still be queued)
         self._thread = threading.Thread(target=self._produce, name=f"{threading.current_thread().name}-ahead",
                                         daemon=True)
         self._started = False
@@ -65,7 +64,6 @@ class prefetched(Generic[T]):  # used like a function: `for page in prefetched(p
                 try:
                     item = next(it)
                 except StopIteration:
-                    self._ended.set()
                     self._items.put((_End(), spare))
                     return
                 self._items.put((item, spare))
@@ -79,11 +77,6 @@ class prefetched(Generic[T]):  # used like a function: `for page in prefetched(p
     @property
     def started(self) -> bool:
         return self._started
-
-    @property
-    def exhausted(self) -> bool:
-        """Every item has been read from the source (some may not be taken yet)."""
-        return self._ended.is_set()
 
     def start(self) -> None:
         """Ask for the first item now, before the consumer wants it."""

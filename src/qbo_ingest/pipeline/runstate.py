@@ -4,9 +4,9 @@
 No COUNT is sent before a run starts. Every run of days starts as one stream; its first page tells the
 rest: a short page is the whole answer (its length is the run's count, no COUNT needed); a full one
 gives the run's density (the time its 1000 records cover), and the stream hands the part of its window
-it has not reached to new streams when the run holds more than a few pages (planning.hand_over). When
-that stream's pages have all arrived, QBO counts the run in the background - late, where the requests per second have
-room beside the streams' last pages - and that count is the run's source check (checks.source_checks).
+it has not reached to new streams when the run holds more than a few pages (planning.hand_over), and
+asks QBO to count the run: the counts of the runs whose first pages came back full go out together, as
+one batch request (counting.py), and each is its run's source check (checks.source_checks).
 """
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from datetime import date
 from typing import Any
 
 from qbo_ingest.catalogue import Entity
-from qbo_ingest.errors import BudgetStop, CallLimitReached
+from qbo_ingest.pipeline.counting import Asked, Counts
 from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.planning import Span
 from qbo_ingest.pipeline.prefetch import prefetched
 from qbo_ingest.pipeline.source import Pages
 from qbo_ingest.records import Page
-from qbo_ingest.redact import redact
 
 log = logging.getLogger("qbo_ingest.backfill")
 
@@ -99,11 +98,6 @@ class Reading:
         if self._rest is not None:
             yield from self._rest
 
-    @property
-    def exhausted(self) -> bool:
-        """Every page has arrived (the last ones may not be processed yet)."""
-        return self._rest is None or self._rest.exhausted
-
     def close(self) -> None:
         if self._rest is not None and self._rest.started:
             self._rest.close()  # its reader closes the pages when it stops
@@ -118,45 +112,32 @@ class RunState:
     run_id: str
     book: DayBook = field(default_factory=DayBook)
     counted: dict[RunKey, int | None] = field(default_factory=dict)  # what QBO said each run holds
-    _counts: ThreadPoolExecutor | None = None
+    counts: Counts | None = None  # the source check's COUNTs, sent together (attached with the pool)
     _heads: ThreadPoolExecutor | None = None
     # pages the streams handed part of a run may read beyond their next one (about 1.7 MB each)
     _spare: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(SPARE_PAGES), repr=False)
     _submit: Callable[[Entity, Span, int, Head], Future[Any]] | None = None  # hands a new stream to the pool
     _pages: Callable[[Entity, Span], Pages] | None = None  # a new stream's pager
     futures: list[Future[Any]] = field(default_factory=list)
-    _asked: list[Future[int]] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def counted_as(self, key: RunKey, n: int | None) -> None:
         with self._lock:
             self.counted[key] = n
 
-    def ask_count(self, fn: Callable[[], int]) -> Future[int]:
-        """Send a COUNT in the background (its own 4 threads, not one of the streams' workers)."""
-        with self._lock:
-            if self._counts is None:
-                self._counts = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qbo-count")
-            fut = self._counts.submit(fn)
-            self._asked.append(fut)
-            return fut
-
     def wait_counts(self) -> None:
         """Wait for the COUNTs asked (a failed one is logged: the source check counts that run again)."""
-        with self._lock:
-            asked, self._asked = self._asked, []
-        for fut in asked:
-            try:
-                fut.result()
-            except (BudgetStop, CallLimitReached):  # the run was stopped: no check for it
-                continue
-            except Exception as exc:
-                log.warning("count failed (%s); the source check counts again", redact(str(exc)).splitlines()[0])
+        if self.counts is not None:
+            self.counts.wait()
 
     def attach(self, submit: Callable[[Entity, Span, int, Head], Future[Any]],
-               pages: Callable[[Entity, Span], Pages]) -> None:
+               pages: Callable[[Entity, Span], Pages], count: Callable[[Asked], list[int | Exception]], *,
+               owed: int = 0) -> None:
+        """The run's pool (`submit`), a new stream's pager and the COUNT of windows (counting.Counts);
+        `owed`: the runs whose first page, fetched ahead, came back full (each will ask for its count)."""
         self._submit = submit
         self._pages = pages
+        self.counts = Counts(count, lambda e, span, n: self.counted_as(run_key(e, span), n), owed=owed)
 
     def spawn(self, entity: Entity, span: Span, estimate: int) -> None:
         """A new stream over `span` (about `estimate` requests), registered on its days before it is queued
@@ -183,7 +164,8 @@ class RunState:
 
     def close(self) -> None:
         with self._lock:
-            pools, self._counts, self._heads = (self._counts, self._heads), None, None
-        for pool in pools:
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            heads, self._heads = self._heads, None
+        if self.counts is not None:
+            self.counts.close()
+        if heads is not None:
+            heads.shutdown(wait=True, cancel_futures=True)

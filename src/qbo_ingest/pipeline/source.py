@@ -52,6 +52,10 @@ class Source(Protocol):
         """COUNT(*) with the same WHERE as `pages`."""
         ...
 
+    def counts(self, windows: Sequence[tuple[Entity, datetime, datetime]]) -> Sequence[int | Exception]:
+        """COUNT(*) of several windows in one request (a batch): an int each, or that item's error."""
+        ...
+
     def cdc(self, entities: Sequence[Entity], changed_since: datetime) -> dict[str, list[dict[str, Any]]]:
         """Changes (deleted stubs included) since `changed_since`, by entity name."""
         ...

@@ -28,11 +28,15 @@ class KeysOnly(dict[str, Any]):
 
 
 def read_whole(http: httpx.Client, url: str, params: dict[str, str], headers: dict[str, str], *,
-               timeout: float, on_answer: Callable[[], None] | None = None) -> httpx.Response:
-    """GET with a deadline on the whole response, not only on each read (a trickling body times out).
-    `on_answer`: called when the answer's status line and headers have arrived."""
+               timeout: float, on_answer: Callable[[], None] | None = None,
+               content: bytes | None = None) -> httpx.Response:
+    """GET (POST of the JSON `content`) with a deadline on the whole response, not only on each read (a
+    trickling body times out). `on_answer`: called when the answer's status line and headers arrived."""
     deadline = time.monotonic() + timeout
-    with http.stream("GET", url, params=params, headers=headers) as r:
+    if content is not None:
+        headers = {**headers, "Content-Type": "application/json"}
+    with http.stream("GET" if content is None else "POST", url, params=params, headers=headers,
+                     content=content) as r:
         if on_answer is not None:
             on_answer()
         chunks = []

@@ -8,12 +8,13 @@ breaker, and is retried on 429/5xx/timeouts/dropped connections/cut JSON with ba
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from functools import partial
 from typing import Any
 
@@ -32,12 +33,12 @@ from qbo_ingest.errors import (
 )
 from qbo_ingest.records import Page, to_qbo_literal
 from qbo_ingest.settings import Settings
-from qbo_ingest.source import bodies, queries, retry, tls
+from qbo_ingest.source import bodies, cdc, queries, retry, tls
 from qbo_ingest.source.auth.oauth import OAuthSession
 from qbo_ingest.source.auth.token_store import AccessToken, TokenStore
 from qbo_ingest.source.paging import Cost, KeysetPager, PageStream
 from qbo_ingest.source.queries import MAX_PAGE
-from qbo_ingest.source.responses import classify, is_realm_refusal, realm_refused
+from qbo_ingest.source.responses import classify, is_realm_refusal, parse_fault, realm_refused
 from qbo_ingest.source.throttle import CircuitBreaker, NoLimit, RateLimiter, shared_limiter
 
 __all__ = ["MAX_PAGE", "ClientStats", "Page", "QboClient"]
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 
 MINOR_VERSION = "75"
 _REALMS_OK: set[tuple[str, str, str]] = set()  # (realm, client id, API base) checked by check_realm
-CDC_MAX_DAYS = 30
 
 
 @dataclass
@@ -94,6 +94,7 @@ class QboClient:
         logger: logging.Logger | None = None,
         oauth: OAuthSession | None = None,
         meter: Callable[[str, int], None] | None = None,
+        max_in_flight: int = 10,
     ) -> None:
         settings.require_qbo()
         assert settings.client_id and settings.client_secret and settings.realm_id
@@ -107,6 +108,7 @@ class QboClient:
         self._clock = clock
         self._wall_clock = wall_clock
         self.limiter = limiter if limiter is not None else shared_limiter(self.realm_id)
+        self._in_flight = threading.BoundedSemaphore(max_in_flight)  # this client's requests at once
         self.breaker = breaker if breaker is not None else CircuitBreaker(clock=clock)
         self.log = logger or log
         self._http = httpx.Client(
@@ -223,36 +225,29 @@ class QboClient:
             raise FatalApiError(f"COUNT answer without totalCount for {ent.name}", body=str(data))
         return int(total)
 
+    def counts(self, windows: Sequence[tuple[Entity, datetime, datetime]]) -> list[int | QboError]:
+        """COUNT(*) of several windows in one batch request: one request against QBO's per-second and
+        per-minute limits, metered per item. Each an int, or the error QBO answered that item with."""
+        items = [{"bId": str(i), "Query": queries.count(e, a, b)} for i, (e, a, b) in enumerate(windows)]
+        data, _ = self._request("batch", "batch", {}, context=f"{len(items)} COUNT(s)", units=len(items),
+                                content=json.dumps({"BatchItemRequest": items}).encode())
+        answers = {str(r.get("bId")): r for r in data.get("BatchItemResponse") or [] if isinstance(r, dict)}
+        out: list[int | QboError] = []
+        for i, (e, a, b) in enumerate(windows):
+            item = answers.get(str(i), {})
+            total = (item.get("QueryResponse") or {}).get("totalCount")
+            fault = parse_fault(item)
+            out.append(int(total) if total is not None else FatalApiError(
+                f"COUNT of {e.name} {queries.label(a, b)} in a batch: {fault[2] if fault else 'no answer'}"))
+        return out
+
     def cdc(self, entities: Sequence[Entity | str], changed_since: datetime) -> dict[str, list[dict[str, Any]]]:
         """Changes (deleted stubs included) since `changed_since`, at most 30 days back (QBO's limit)."""
         ents = [_entity(e) for e in entities]
-        if changed_since.tzinfo is None:
-            raise ValueError("changed_since must be timezone-aware")
-        now = datetime.fromtimestamp(self._wall_clock(), tz=timezone.utc)
-        if now - changed_since > timedelta(days=CDC_MAX_DAYS):
-            raise FatalApiError(
-                f"CDC looks back at most {CDC_MAX_DAYS} days; changedSince={to_qbo_literal(changed_since)} "
-                f"is {(now - changed_since).days} days back",
-                kind="cdc_too_old", next_step="use a query backfill (`pages`) for older changes",
-            )
-        unsupported = [e.name for e in ents if not e.cdc]
-        if unsupported:
-            raise FatalApiError(
-                f"QBO CDC does not support {', '.join(unsupported)}", kind="cdc_unsupported",
-                next_step="query these entities by LastUpdatedTime instead",
-            )
+        cdc.check(ents, changed_since, datetime.fromtimestamp(self._wall_clock(), tz=timezone.utc))
         params = {"entities": ",".join(e.name for e in ents), "changedSince": to_qbo_literal(changed_since)}
         data, _ = self._request("cdc", "cdc", params, context=f"CDC {params['entities']}")
-        out: dict[str, list[dict[str, Any]]] = {e.name: [] for e in ents}
-        for block in data.get("CDCResponse") or []:
-            for qr in block.get("QueryResponse") or []:
-                for key, value in qr.items():
-                    if isinstance(value, list):
-                        out.setdefault(key, []).extend(value)
-        total = sum(len(v) for v in out.values())
-        if total >= 1000:
-            self.log.warning("CDC answer holds %d objects (QBO's cap is 1000): query a narrower span", total)
-        return out
+        return cdc.by_entity(data, ents, self.log)
 
     def ensure_token(self) -> None:
         """Have a usable access token now (refreshing it if needed), so wrong credentials or a dead refresh
@@ -299,8 +294,9 @@ class QboClient:
     # -- one request with retries ---------------------------------------------------------------------
     def _request(
         self, kind: str, path: str, params: dict[str, str], *, context: str | None, keys_of: str | None = None,
-        priority: int = 0,
+        priority: int = 0, content: bytes | None = None, units: int = 1,
     ) -> tuple[dict[str, Any], _Call]:
+        """One GET (a POST of `content`) with its retries; `units`: the calls QBO meters for it."""
         url = f"{self.base_url}/v3/company/{self.realm_id}/{path}"
         params = {**params, "minorversion": MINOR_VERSION}
         call = _Call(keys_of=keys_of)
@@ -324,7 +320,7 @@ class QboClient:
         try:
             for attempt in retrying:
                 with attempt:
-                    return self._attempt(kind, url, params, call, what, priority), call
+                    return self._attempt(kind, url, params, call, what, priority, content, units), call
         except RetryableError as exc:
             err = RetriesExhausted(
                 f"QBO {what} failed after {self.max_retries} retries ({call.requests} requests); "
@@ -345,19 +341,20 @@ class QboClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _attempt(self, kind: str, url: str, params: dict[str, str], call: _Call, what: str,
-                 priority: int = 0) -> dict[str, Any]:
+                 priority: int = 0, content: bytes | None = None, units: int = 1) -> dict[str, Any]:
         stale: str | None = None
         for auth_try in range(2):
             token = self._token(stale)
             self.breaker.before_request(what)
             if self.meter is not None:  # before the limiter: a spent budget does not wait for a slot
-                self.meter(kind, 1)
-            slot = self.limiter.slot(self.realm_id, priority=priority)
+                self.meter(kind, units)
+            slot = self.limiter.slot(self.realm_id, priority=priority, in_flight=self._in_flight)
             call.requests += 1
             self._count("requests", kind=kind)
             try:
                 resp = bodies.read_whole(self._http, url, params, {"Authorization": f"Bearer {token}"},
-                                         timeout=self.response_timeout, on_answer=partial(self.limiter.answered, slot))
+                                         timeout=self.response_timeout, on_answer=partial(self.limiter.answered, slot),
+                                         content=content)
             except httpx.TimeoutException:
                 self.breaker.record_failure(unanswered=True)
                 raise RetryableError(f"QBO {what} timed out", kind="timeout") from None
@@ -367,6 +364,7 @@ class QboClient:
                 raise RetryableError(failed, kind="connection") from None
             finally:
                 self.limiter.closed(slot)
+                self._in_flight.release()
             tid = resp.headers.get("intuit_tid")
             call.intuit_tid = tid
             try:

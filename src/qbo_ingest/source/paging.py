@@ -90,7 +90,7 @@ class KeysetPager:
         self.position = lo
         return rows
 
-    def _take(self, rows: list[dict[str, Any]], *, last: bool = False) -> Page | None:
+    def _take(self, rows: list[dict[str, Any]]) -> Page | None:
         new = []
         end = self.end
         for r in rows:
@@ -104,7 +104,7 @@ class KeysetPager:
             return None
         self._number += 1
         p = self._pending
-        page = Page(self._number, new, p.intuit_tid, p.requests, p.retries, p.body, self._floor, p.keys_only, last)
+        page = Page(self._number, new, p.intuit_tid, p.requests, p.retries, p.body, self._floor, p.keys_only)
         self._pending = Cost()
         return page
 
@@ -115,7 +115,7 @@ class KeysetPager:
         while lo < self.end:
             end = self.end
             rows = self._get(lo, end, None)
-            page = self._take(rows, last=len(rows) < self.page_size)
+            page = self._take(rows)
             if page:
                 yield page
             if len(rows) < self.page_size:

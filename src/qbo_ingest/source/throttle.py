@@ -68,7 +68,7 @@ class RateLimiter:
         per_second: int = QBO_PER_SECOND,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
-        margin_ms: int = 50,
+        margin_ms: int = 25,
     ) -> None:
         self.per_minute = per_minute
         self.per_second = per_second
@@ -125,9 +125,11 @@ class RateLimiter:
         self._slots.append(slot)
         return slot, 0.0
 
-    def slot(self, name: str = "qbo", *, priority: int = 0) -> Slot:
+    def slot(self, name: str = "qbo", *, priority: int = 0, in_flight: threading.Semaphore | None = None) -> Slot:
         """Block until one request fits; the caller reports its end (`answered` / `closed`). While requests
-        of a higher `priority` wait (a stream with more pages left), this one waits behind them."""
+        of a higher `priority` wait (a stream with more pages left), this one waits behind them.
+        `in_flight`: the caller's cap on its requests at once; one of its places is taken with the slot
+        (the caller gives it back when the request ends)."""
         waited = 0.0
         me = object()
         with self._lock:
@@ -135,12 +137,19 @@ class RateLimiter:
         try:
             while True:
                 with self._lock:
-                    got, delay = (None, 0.0) if max(self._waiting.values()) > priority else self._take(name)
+                    if max(self._waiting.values()) > priority:
+                        got, delay = None, 0.0
+                    elif in_flight is not None and not in_flight.acquire(blocking=False):
+                        got, delay = None, 0.0  # the caller's requests at once: look again soon
+                    else:
+                        got, delay = self._take(name)
+                        if got is None and in_flight is not None:
+                            in_flight.release()
                     if got is not None:
                         self.acquired += 1
                         self.waited_s += waited
                         return got
-                delay += 0.005
+                delay += 0.002
                 self._sleep(delay)
                 waited += delay
         finally:
@@ -179,7 +188,9 @@ class NoLimit:
     def acquire(self, name: str = "qbo") -> float:
         return 0.0
 
-    def slot(self, name: str = "qbo", *, priority: int = 0) -> Slot:
+    def slot(self, name: str = "qbo", *, priority: int = 0, in_flight: threading.Semaphore | None = None) -> Slot:
+        if in_flight is not None:
+            in_flight.acquire()
         return Slot(0.0)
 
     def answered(self, slot: Slot) -> None:

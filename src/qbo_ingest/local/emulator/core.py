@@ -22,7 +22,7 @@ from qbo_ingest.local.emulator.store import Store, epoch_to_utc
 from qbo_ingest.local.emulator.throttle import Throttle
 from qbo_ingest.local.emulator.timefmt import PACIFIC, UTC, as_epoch
 
-COUNTER_KINDS = ("query", "count", "cdc", "batch", "companyinfo", "read", "token", "authorize", "revoke",
+COUNTER_KINDS = ("query", "count", "cdc", "batch", "batch_items", "companyinfo", "read", "token", "authorize", "revoke",
                  "report", "throttled", "metered_blocked", "faults", "total")
 QUERYABLE = SCHEMA  # what a query may name: entities and their properties
 
@@ -72,9 +72,9 @@ class Emulator:
             self._counters["total"] += 1
             return {kind: self._counters[kind], "any": self._counters["total"]}
 
-    def bump(self, kind: str) -> None:
+    def bump(self, kind: str, n: int = 1) -> None:
         with self._lock:
-            self._counters[kind] += 1
+            self._counters[kind] += n
 
     def counters(self) -> dict[str, int]:
         with self._lock:

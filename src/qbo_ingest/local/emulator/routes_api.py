@@ -175,6 +175,7 @@ class ApiRoutes(Gateway):
                                     f"{BATCH_MAX}", "4001", self.now_str()), 400
             out: list[dict[str, Any]] = []
             self.emu.meter.add(len(items))  # metered per item (unconfirmed)
+            self.emu.bump("batch_items", len(items))
             for item in items:
                 bid = str(item.get("bId", ""))
                 text = item.get("Query")
