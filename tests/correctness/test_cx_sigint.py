@@ -13,7 +13,9 @@ from datetime import datetime, timezone
 from cx_support import stack
 
 UTC = timezone.utc
-ENTS = ["Invoice", "Payment", "Bill", "Customer", "Vendor", "Item"]
+# more entities than streams read at once (10), so some are still queued when Ctrl-C comes
+ENTS = ["Invoice", "Payment", "Bill", "Customer", "Vendor", "Item", "Estimate", "SalesReceipt", "CreditMemo",
+        "Purchase", "Deposit", "JournalEntry"]
 B = ["backfill", *ENTS, "--fecha-inicio", "2025-01-01", "--fecha-fin", "2025-04-30", "--concurrency", "2",
      "--no-progress"]
 
