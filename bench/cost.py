@@ -178,6 +178,11 @@ def _cpu(rs: list[dict[str, Any]]) -> str:
             f"{cores} cores x {wall:.1f} s run) | {bound:,.0f}")
 
 
+def _metered(c: dict[str, int]) -> int:
+    """The calls QBO meters (the token endpoint's apart): queries, COUNTs, batch items."""
+    return c["query"] + c["count"] + c["batch_items"]
+
+
 def _med(xs: list[float]) -> float:
     return statistics.median(xs) if xs else float("nan")
 
@@ -229,7 +234,8 @@ def main(argv: list[str] | None = None) -> None:
                 results["sparse"][side].append(r)
                 c = r["counters"]
                 print(f"  sparse {side} #{i + 1}: {r['seconds']:.2f} s, {c['total']} requests "
-                      f"({c['query']} data, {c['count']} COUNT, {c['token']} token, {c['throttled']} 429), "
+                      f"({c['query']} data, {c['count']} COUNT, {c['batch']} batch of {c['batch_items']} COUNT, "
+                      f"{c['token']} token, {c['throttled']} 429), {_metered(c)} metered, "
                       f"rows {r['rows']:,} equal truth {r['equal_truth']}", flush=True)
             if args.skip_dense:
                 continue
@@ -243,9 +249,9 @@ def main(argv: list[str] | None = None) -> None:
         budget = None if args.skip_budget else _budget(after_src, server_url, args.latency_ms)
 
     print("\n## sparse: 6 entities x 365 days, concurrency 4 (medians)\n")
-    print("| code | wall s (runs) | requests total | data | COUNT | token | 429 | rows = truth | ledger rows "
-          "| quality lines (passed / alert) | ledger + lines same as before |")
-    print("|---|---:|---:|---:|---:|---:|---:|---|---:|---|---|")
+    print("| code | wall s (runs) | requests total | data | COUNT | batch (COUNT items) | token | metered calls "
+          "| 429 | rows = truth | ledger rows | quality lines (passed / alert) | ledger + lines same as before |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---|---|")
     ref = results["sparse"]["before"][0] if results["sparse"]["before"] else None
     ref = ref or (results["sparse"]["after"][0] if results["sparse"]["after"] else None)
     for side in ("before", "after"):
@@ -258,7 +264,9 @@ def main(argv: list[str] | None = None) -> None:
                    for r in rs) if ref else None
         print(f"| {side} | {_med(secs):.2f} ({', '.join(f'{s:.2f}' for s in secs)}) "
               f"| {_med([x['total'] for x in c]):.0f} | {_med([x['query'] for x in c]):.0f} "
-              f"| {_med([x['count'] for x in c]):.0f} | {_med([x['token'] for x in c]):.0f} "
+              f"| {_med([x['count'] for x in c]):.0f} "
+              f"| {_med([x['batch'] for x in c]):.0f} ({_med([x['batch_items'] for x in c]):.0f}) "
+              f"| {_med([x['token'] for x in c]):.0f} | {_med([_metered(x) for x in c]):.0f} "
               f"| {sum(x['throttled'] for x in c)} | {all(r['equal_truth'] for r in rs)} ({rs[0]['rows']:,}) "
               f"| {rs[0]['ledger_rows']} | {rs[0]['passed']} / {rs[0]['alerts']} | {same} |")
     for side in ("before", "after"):

@@ -27,7 +27,13 @@ START, END = "2025-01-01", "2025-12-31"
 
 
 def _metered(c: dict[str, int]) -> int:
-    return c.get("query", 0) + c.get("count", 0) + c.get("cdc", 0) + c.get("batch", 0)
+    """What QBO meters: queries, COUNTs, CDC, and each item of a batch request (the runs' COUNTs)."""
+    return c.get("query", 0) + _counts(c) + c.get("cdc", 0)
+
+
+def _counts(c: dict[str, int]) -> int:
+    """COUNTs sent alone or as items of a batch request."""
+    return c.get("count", 0) + c.get("batch_items", 0)
 
 
 def _raw(dsn: str) -> dict[str, int]:
@@ -59,19 +65,19 @@ def main() -> None:
             rep = jobs.backfill(eng, ents, START, END)
         c_run = emu.counters()
         ran = _metered(c_run) - _metered(c_plan)
-        out.append("| step | metered requests | data | COUNT | token | result |")
+        out.append("| step | metered calls | data | COUNT (alone or in a batch) | token | result |")
         out.append("|---|---:|---:|---:|---:|---|")
         out.append(f"| `plan` (the estimate itself) | {_metered(c_plan)} | {c_plan.get('query', 0)} "
-                   f"| {c_plan.get('count', 0)} | {c_plan.get('token', 0)} | estimates {est.requests} metered "
+                   f"| {_counts(c_plan)} | {c_plan.get('token', 0)} | estimates {est.requests} metered "
                    f"requests ({sum(x.data_requests for x in est.lines)} data + "
                    f"{sum(x.count_requests for x in est.lines)} COUNT) |")
         out.append(f"| backfill after it | {ran} | {c_run['query'] - c_plan.get('query', 0)} "
-                   f"| {c_run['count'] - c_plan.get('count', 0)} | {c_run['token'] - c_plan.get('token', 0)} "
+                   f"| {_counts(c_run) - _counts(c_plan)} | {c_run['token'] - c_plan.get('token', 0)} "
                    f"| ok={rep.ok}; estimate / real = {est.requests}/{ran} |")
         with psycopg.connect(dsn) as conn:
             book = wh.month_calls(conn)
         out.append(f"| book (qbo_ingest.api_calls, this month) | {sum(v for k, v in book.items() if k != 'token')} "
-                   f"| {book.get('query', 0)} | {book.get('count', 0)} | {book.get('token', 0)} "
+                   f"| {book.get('query', 0)} | {book.get('count', 0) + book.get('batch', 0)} | {book.get('token', 0)} "
                    f"| emulator counted {_metered(c_run)} metered |")
 
         # 2. stopped by max_requests, then resumed
@@ -82,7 +88,7 @@ def main() -> None:
             stopped = jobs.backfill(eng, ents, START, END)
         c_stop = emu.counters()
         raw_stop, led_stop = _raw(dsn), _ledger(dsn)
-        out.append(f"| backfill max_requests={limit} | {_metered(c_stop)} | {c_stop['query']} | {c_stop['count']} "
+        out.append(f"| backfill max_requests={limit} | {_metered(c_stop)} | {c_stop['query']} | {_counts(c_stop)} "
                    f"| {c_stop['token']} | stopped: {stopped.stopped}; {sum(raw_stop.values()):,} of "
                    f"{sum(truth.values()):,} rows; ledger {led_stop}; {stopped.pending} day(s) pending |")
         with wiring.engine(emu.settings(dsn), concurrency=4) as eng:
@@ -90,7 +96,7 @@ def main() -> None:
         c_res = emu.counters()
         raw_res, led_res = _raw(dsn), _ledger(dsn)
         out.append(f"| `--resume` | {_metered(c_res) - _metered(c_stop)} | {c_res['query'] - c_stop['query']} "
-                   f"| {c_res['count'] - c_stop['count']} | {c_res['token'] - c_stop['token']} "
+                   f"| {_counts(c_res) - _counts(c_stop)} | {c_res['token'] - c_stop['token']} "
                    f"| ok={resumed.ok}; rows = truth: {raw_res == truth}; ledger {led_res} |")
         stop_and_resume = _metered(c_res)
     out.append("")
