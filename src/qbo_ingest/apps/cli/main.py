@@ -104,7 +104,8 @@ def backfill(
     fecha_inicio: str = typer.Option(..., "--fecha-inicio", "--from", help="First day, YYYY-MM-DD (UTC)."),
     fecha_fin: str = typer.Option(..., "--fecha-fin", "--to", help="Last day, YYYY-MM-DD (UTC), inclusive."),
     resume: bool = typer.Option(False, "--resume", help="Skip days the ledger marks succeeded."),
-    concurrency: int = typer.Option(4, "--concurrency", min=1, max=10, help="Requests in flight and streams writing at once (<= 10)."),
+    concurrency: int = typer.Option(4, "--concurrency", min=1, max=10,
+                                    help="Requests in flight and streams writing at once (<= 10)."),
     no_progress: bool = typer.Option(False, "--no-progress"),
     max_requests: Optional[int] = typer.Option(
         None, "--max-requests", min=1,
