@@ -24,19 +24,19 @@ from qbo_ingest import faultpoints
 from qbo_ingest import warehouse as wh
 from qbo_ingest.catalogue import Entity, get
 from qbo_ingest.errors import BudgetStop, CallLimitReached
+from qbo_ingest.pipeline import closing as closing_
 from qbo_ingest.pipeline.budget import CallBudget
 from qbo_ingest.pipeline.checks import source_checks
-from qbo_ingest.pipeline.daybook import DayBook, DayStats
+from qbo_ingest.pipeline.daybook import DayBook
 from qbo_ingest.pipeline.handover import Handover
 from qbo_ingest.pipeline.planning import Span, contiguous_runs
 from qbo_ingest.pipeline.preflight import MAX_IN_FLIGHT, Job, counted_jobs, first_pages
-from qbo_ingest.pipeline.quality import QualityGateError, check_window
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
 from qbo_ingest.pipeline.runstate import Head, RunState
 from qbo_ingest.pipeline.source import Source
 from qbo_ingest.records import Page, placed_time
 from qbo_ingest.redact import redact
-from qbo_ingest.warehouse.ledger import RunStatus, Status
+from qbo_ingest.warehouse.ledger import RunStatus
 from qbo_ingest.warehouse.meter import metered
 from qbo_ingest.windows import Window, day_window
 
@@ -279,7 +279,7 @@ class Engine:
                 if entry is None:
                     continue
                 if d in unended and entry.error is None:
-                    outcomes.append(self._leave_open(entity, d, entry.stats, lg))
+                    outcomes.append(closing_.leave_open(entity, d, entry.stats, lg, self._told))
                 else:
                     closing.append((d, entry))
             outcomes.extend(self._close_days(conn, entity, closing, run_id, lg))
@@ -366,15 +366,6 @@ class Engine:
         finally:
             self._writing.acquire()
 
-    def _leave_open(self, entity: Entity, d: date, st: DayStats, lg: logging.Logger) -> DayOutcome:
-        lg.info("%s %s has not ended (UTC): %d record(s) so far loaded; the day is not closed in the ledger "
-                   "(a sync or backfill after it ends closes it)", entity.name, d, st.rows_fetched)
-        out = DayOutcome(entity.name, d, "open", st.rows_fetched, st.rows_upserted, st.requests, None)
-        if self.on_day is not None:
-            with self._lock:
-                self.on_day(out)
-        return out
-
     def _close_unfinished(self, book: DayBook, report: RunReport) -> list[DayOutcome]:
         """After a stop: days a stream began but a skipped stream never finished fail, named (the
         days no stream began have no ledger row: they are pending)."""
@@ -389,33 +380,12 @@ class Engine:
                 outs += self._close_days(conn, e, [(d, entry)], report.run_id, log.getChild(e.snake))
         return outs
 
-    def _close_days(self, conn: Any, entity: Entity, closing: Sequence[tuple[date, Any]], run_id: str,
-                    lg: logging.Logger) -> list[DayOutcome]:
-        """Quality gates of each released day (its log line), then ONE ledger transaction for them all."""
-        rows: list[dict[str, Any]] = []
-        outs: list[DayOutcome] = []
-        for d, entry in closing:
-            st, error = entry.stats, entry.error
-            label = entity.block_name(d.isoformat())
-            status: Status = "succeeded"
-            if error is None:
-                try:
-                    check_window(lg, entity.name, label, st.rows_fetched, st.rows_upserted)
-                except QualityGateError as exc:
-                    status, error = "failed", str(exc)
-            else:
-                status = "failed"
-            faultpoints.hit("ledger_finish")
-            rows.append({"realm_id": self.realm_id, "entity": entity.name, "day": d, "status": status,
-                         "rows_fetched": st.rows_fetched, "rows_upserted": st.rows_upserted, "pages": st.pages,
-                         "requests": st.requests, "retries": st.retries, "error": error,
-                         "intuit_tid": st.intuit_tid, "chars_escaped": st.chars_escaped,
-                         "seconds": round(time.monotonic() - st.started, 3),
-                         "run_id": run_id})
-            outs.append(DayOutcome(entity.name, d, status, st.rows_fetched, st.rows_upserted, st.requests, error))
-        wh.ledger_finish_many(conn, rows)
+    def _told(self, outs: list[DayOutcome]) -> None:
         if self.on_day is not None:
             with self._lock:
                 for out in outs:
                     self.on_day(out)
-        return outs
+
+    def _close_days(self, conn: Any, entity: Entity, closing: Sequence[tuple[date, Any]], run_id: str,
+                    lg: logging.Logger) -> list[DayOutcome]:
+        return closing_.close_days(conn, self.realm_id, entity, closing, run_id, lg, self._told)

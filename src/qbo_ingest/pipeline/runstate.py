@@ -153,9 +153,9 @@ class RunState:
         with self._lock:
             if self._heads is None:
                 self._heads = ThreadPoolExecutor(max_workers=4, thread_name_prefix="qbo-head")
-            head = Head(pages, self._heads.submit(next, pages, None))
-            head.first.add_done_callback(  # type: ignore[union-attr]
-                lambda f: None if f.cancelled() else head.read(spare=self._spare))
+            first: Future[Page | None] = self._heads.submit(next, pages, None)
+            head = Head(pages, first)
+            first.add_done_callback(lambda f: None if f.cancelled() else head.read(spare=self._spare))
             self.futures.append(self._submit(entity, span, estimate, head))
 
     def all_futures(self) -> list[Future[Any]]:
