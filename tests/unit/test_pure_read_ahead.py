@@ -91,3 +91,20 @@ def test_a_head_read_later_asks_nothing_until_then():
     assert src.asked == [0]
     reading.close()
     assert src.closed
+
+
+def test_a_page_that_arrives_after_the_reading_closed_gives_its_spare_place_back():
+    spare = threading.Semaphore(1)
+    release = threading.Event()
+
+    def slow() -> Iterator[int]:
+        yield 0  # taken by the producer's own place
+        release.wait(5)  # the second one (a spare place) is on its way when the reading closes
+        yield 1
+
+    it = prefetched(slow(), spare=spare)
+    it.start()
+    time.sleep(0.05)  # the producer holds item 0 and waits on item 1 with the spare place
+    it.close()
+    release.set()
+    assert _until(lambda: spare.acquire(blocking=False))  # the place held by item 1 came back

@@ -33,7 +33,7 @@ from qbo_ingest.pipeline.planning import Span, contiguous_runs
 from qbo_ingest.pipeline.preflight import MAX_IN_FLIGHT, Job, counted_jobs, first_pages
 from qbo_ingest.pipeline.report import DayOutcome, ProgressFn, RunReport
 from qbo_ingest.pipeline.runstate import Head, RunState
-from qbo_ingest.pipeline.source import Source
+from qbo_ingest.pipeline.source import Pages, Source
 from qbo_ingest.records import Page, placed_time
 from qbo_ingest.redact import redact
 from qbo_ingest.warehouse.ledger import RunStatus
@@ -227,7 +227,7 @@ class Engine:
     def workers(self) -> int:
         return max(1, min(self.concurrency, MAX_IN_FLIGHT))
 
-    def _pages(self, entity: Entity, window: Window) -> Any:
+    def _pages(self, entity: Entity, window: Window) -> Pages:
         return self.client.pages(entity, window.start, window.end, page_size=self.page_size, keys_only=True)
 
     def count(self, entity: Entity, window: Window) -> int:

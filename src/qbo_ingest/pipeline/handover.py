@@ -28,7 +28,6 @@ class Handover:
     page_size: int
     workers: int
     _mine: list[date] = field(default_factory=list)  # the stream's days not yet released (its own list)
-    _full: bool = False
     narrowed: bool = False
     counts_sent: int = 0
 
@@ -40,7 +39,6 @@ class Handover:
         if len(page) < self.page_size:
             self.state.counted_as(run_key(self.entity, self.span), len(page))
             return []
-        self._full = True
         self.counts_sent = 1  # QBO counts the run now, with the other runs' counts (counting.py)
         if self.state.counts is not None:
             self.state.counts.ask(self.entity, self.span)

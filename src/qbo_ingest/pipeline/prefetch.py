@@ -67,6 +67,9 @@ class prefetched(Generic[T]):  # used like a function: `for page in prefetched(p
                     self._items.put((_End(), spare))
                     return
                 self._items.put((item, spare))
+                if self._stop.is_set():  # closed while this item was read: its place goes back too
+                    self._drain()
+                    return
         except BaseException as exc:  # handed to the consumer, which raises it
             self._items.put((_End(exc), False))
         finally:
@@ -89,6 +92,9 @@ class prefetched(Generic[T]):  # used like a function: `for page in prefetched(p
         items never consumed go back."""
         self._stop.set()
         self._slot.release()
+        self._drain()
+
+    def _drain(self) -> None:
         while True:
             try:
                 _, spare = self._items.get_nowait()
